@@ -1,0 +1,1 @@
+export { probeServer, DeviceSdkError } from "./server-probe.js";

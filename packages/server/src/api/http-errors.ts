@@ -1,0 +1,41 @@
+import type { ErrorCode } from "@vigil/contract";
+
+/**
+ * The one table from error codes to HTTP statuses (STYLE habit 2). `null`: the code never
+ * crosses HTTP (start-up and CLI errors); should one reach the API it is answered as 500.
+ */
+export const httpStatusOf: Record<ErrorCode, number | null> = {
+  CONFIG_INVALID: null,
+  CONFIG_FILE_UNREADABLE: null,
+  DATA_DIR_UNUSABLE: null,
+  DATA_DIR_LOCKED: null,
+  PORT_IN_USE: null,
+  PLAIN_HTTP_NOT_LOOPBACK: null,
+  TLS_MATERIAL_INVALID: null,
+  STORE_CORRUPT: 500,
+  STORE_MIGRATION_FAILED: null,
+  STORE_TOO_NEW: null,
+  STORE_CONFLICT: 409,
+  AUTH_REQUIRED: 401,
+  AUTH_TOKEN_INVALID: 401,
+  AUTH_TOKEN_EXPIRED: 401,
+  AUTH_TOKEN_REVOKED: 401,
+  AUTH_SCOPE_MISSING: 403,
+  AUTH_PASSWORD_CHANGE_REQUIRED: 403,
+  AUTH_BAD_CREDENTIALS: 401,
+  OPERATOR_PASSWORD_WEAK: 400,
+  DEVICE_NOT_FOUND: 404,
+  DEVICE_EXISTS: 409,
+  DEVICE_ID_INVALID: 400,
+  REQUEST_INVALID: 400,
+  REQUEST_MALFORMED_JSON: 400,
+  REQUEST_TOO_LARGE: 413,
+  REQUEST_UNSUPPORTED_MEDIA_TYPE: 415,
+  NOT_FOUND: 404,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  SERVICE_UNAVAILABLE: 503,
+  CLI_DAEMON_NOT_FOUND: null,
+  CLI_NOT_LOGGED_IN: null,
+  CLI_SERVER_UNREACHABLE: null,
+};

@@ -1,0 +1,2 @@
+export { buildApi, type Api, type ApiDeps } from "./http-server.js";
+export type { PlatformStatus } from "./routes/health.js";

@@ -1,0 +1,4 @@
+export * from "./config.js";
+export * from "./data-dir.js";
+export * from "./platform.js";
+export { VERSION } from "./version.js";

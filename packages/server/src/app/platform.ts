@@ -1,0 +1,254 @@
+import { rm, writeFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import { join } from "node:path";
+import type { AddressInfo } from "node:net";
+import { buildApi, type Api, type PlatformStatus } from "../api/index.js";
+import {
+  InProcessBus,
+  Lifecycle,
+  Metrics,
+  VigilError,
+  createRootLogger,
+  moduleLogger,
+  systemClock,
+  type Clock,
+  type Logger,
+  type Service,
+} from "../core/index.js";
+import { DeviceRegistry, ensureApiTls, loadApiTls, type ApiTlsMaterial } from "../identity/index.js";
+import { OperatorService, type InitialPasswordDrop } from "../operators/index.js";
+import type { SignalMap } from "../signals/index.js";
+import { openSqliteStore, type Store } from "../store/index.js";
+import type { VigilConfig } from "./config.js";
+import {
+  INITIAL_PASSWORD_FILE,
+  lockDataDir,
+  prepareDataDir,
+  removeDaemonInfo,
+  writeDaemonInfo,
+  type DataDirLock,
+} from "./data-dir.js";
+import { VERSION } from "./version.js";
+
+export interface PlatformOptions {
+  readonly config: VigilConfig;
+  readonly clock?: Clock;
+  /** Defaults to a pino logger on stdout at the configured level. */
+  readonly log?: Logger;
+  /** Called once, on first start only, with the admin's one-time password (to print it). */
+  readonly onInitialPassword?: (credentials: { username: string; password: string; file: string }) => void;
+  /** Collect process metrics (off in tests that run several platforms in one process). */
+  readonly processMetrics?: boolean;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/**
+ * One running Vigil: data dir -> store -> domain services -> API, started in that order and
+ * stopped in reverse (STYLE habit 5). `app/` is the only place that knows every module.
+ */
+export class Platform {
+  readonly config: VigilConfig;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly bus: InProcessBus<SignalMap>;
+  readonly metrics: Metrics;
+  readonly startedAt = new Date();
+  readonly #lifecycle: Lifecycle;
+  readonly #options: PlatformOptions;
+  #lock: DataDirLock | undefined;
+  #store: Store | undefined;
+  #api: Api | undefined;
+  #tls: ApiTlsMaterial | undefined;
+  #operators: OperatorService | undefined;
+  #devices: DeviceRegistry | undefined;
+  #url: string | undefined;
+
+  constructor(options: PlatformOptions) {
+    this.#options = options;
+    this.config = options.config;
+    this.clock = options.clock ?? systemClock;
+    this.log = options.log ?? createRootLogger({ level: options.config.log.level });
+    this.bus = new InProcessBus<SignalMap>(moduleLogger(this.log, "signals"));
+    this.metrics = new Metrics({ processMetrics: options.processMetrics ?? true });
+    this.#lifecycle = new Lifecycle(moduleLogger(this.log, "lifecycle"));
+    for (const service of this.#services()) this.#lifecycle.add(service);
+  }
+
+  /** The API's base URL once started, e.g. `https://127.0.0.1:8443`. */
+  get url(): string {
+    if (this.#url === undefined) throw new Error("platform not started");
+    return this.#url;
+  }
+
+  get caFile(): string {
+    if (this.#tls === undefined) throw new Error("platform not started");
+    return this.#tls.caFile;
+  }
+
+  get ca(): string {
+    if (this.#tls === undefined) throw new Error("platform not started");
+    return this.#tls.ca;
+  }
+
+  get store(): Store {
+    if (this.#store === undefined) throw new Error("platform not started");
+    return this.#store;
+  }
+
+  get operators(): OperatorService {
+    if (this.#operators === undefined) throw new Error("platform not started");
+    return this.#operators;
+  }
+
+  async start(signal: AbortSignal = new AbortController().signal): Promise<void> {
+    await this.#lifecycle.startAll(signal);
+    this.bus.emit("platform.started", { version: VERSION, apiUrl: this.url });
+    this.log.info({ url: this.url, dataDir: this.config.dataDir, version: VERSION }, "Vigil is ready");
+  }
+
+  async stop(reason = "stop requested"): Promise<void> {
+    this.bus.emit("platform.stopping", { reason });
+    await this.#lifecycle.stopAll();
+  }
+
+  #services(): Service[] {
+    const config = this.config;
+    const dataDir = config.dataDir;
+    return [
+      {
+        name: "data-dir",
+        start: async () => {
+          if (config.http.plain && !LOOPBACK.test(config.http.host)) {
+            throw new VigilError(
+              "PLAIN_HTTP_NOT_LOOPBACK",
+              `plain HTTP was asked for on ${config.http.host}, which is not a loopback address`,
+              {
+                hint: "Plain HTTP is for local testing only: use --http-host 127.0.0.1, or drop --http-plain to serve HTTPS.",
+              },
+            );
+          }
+          const { tightened } = await prepareDataDir(dataDir);
+          if (tightened) this.log.warn({ dataDir }, "data directory was readable by others; its permissions were set to 0700");
+          this.#lock = lockDataDir(dataDir);
+        },
+        stop: async () => {
+          await removeDaemonInfo(dataDir).catch(() => undefined);
+          this.#lock?.release();
+        },
+      },
+      {
+        name: "store",
+        start: async () => {
+          this.#store = openSqliteStore(join(dataDir, "vigil.db"), moduleLogger(this.log, "store"));
+        },
+        stop: async () => {
+          await this.#store?.close();
+        },
+      },
+      {
+        name: "signals",
+        start: async () => {
+          const counter = this.metrics.counter("vigil_signals_total", "Security signals emitted, by name.", ["signal"]);
+          this.bus.onAny((name) => counter.inc({ signal: name }));
+        },
+        stop: async () => undefined,
+      },
+      {
+        name: "operators",
+        start: async () => {
+          const store = this.store;
+          const passwordFile = join(dataDir, INITIAL_PASSWORD_FILE);
+          const drop: InitialPasswordDrop = {
+            write: (password) => writeFile(passwordFile, `${password}\n`, { mode: 0o600 }),
+            remove: () => rm(passwordFile, { force: true }),
+          };
+          this.#operators = new OperatorService({
+            operators: store.operators,
+            tokens: store.tokens,
+            bus: this.bus,
+            clock: this.clock,
+            log: moduleLogger(this.log, "operators"),
+            initialPassword: drop,
+            tokenTtlMs: config.auth.tokenTtlSeconds * 1000,
+          });
+          this.#devices = new DeviceRegistry({ devices: store.devices, bus: this.bus, clock: this.clock });
+          const created = await this.#operators.bootstrap();
+          if (created) this.#options.onInitialPassword?.({ ...created, file: passwordFile });
+        },
+        stop: async () => undefined,
+      },
+      {
+        name: "api",
+        start: async () => {
+          const tlsDir = join(dataDir, "tls");
+          if (!config.http.plain) {
+            this.#tls =
+              config.tls.cert !== undefined && config.tls.key !== undefined
+                ? await loadApiTls(config.tls.cert, config.tls.key, config.tls.ca)
+                : await ensureApiTls(tlsDir, this.clock, { hosts: isIP(config.http.host) === 0 ? [config.http.host] : [] });
+          }
+          this.#api = await buildApi({
+            log: moduleLogger(this.log, "api"),
+            metrics: this.metrics,
+            bus: this.bus,
+            operators: this.operators,
+            devices: this.#devices as DeviceRegistry,
+            platform: this.#status(),
+            tls: this.#tls,
+            bodyLimitBytes: config.http.bodyLimitBytes,
+            version: VERSION,
+          });
+          try {
+            await this.#api.listen({ host: config.http.host, port: config.http.port });
+          } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code;
+            if (code === "EADDRINUSE") {
+              throw new VigilError(
+                "PORT_IN_USE",
+                `port ${config.http.port} on ${config.http.host} is already in use by another process`,
+                {
+                  cause: error,
+                  hint: "Stop the other process, or choose another port with --http-port.",
+                },
+              );
+            }
+            if (code === "EADDRNOTAVAIL" || code === "EACCES") {
+              throw new VigilError("PORT_IN_USE", `cannot listen on ${config.http.host}:${config.http.port} (${code})`, {
+                cause: error,
+                hint: "Choose an address of this machine with --http-host and a port above 1023 with --http-port.",
+              });
+            }
+            throw error;
+          }
+          const address = this.#api.server.address() as AddressInfo;
+          const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+          const shownHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
+          this.#url = `${config.http.plain ? "http" : "https"}://${shownHost}:${address.port}`;
+          await writeDaemonInfo(dataDir, {
+            pid: process.pid,
+            url: this.#url,
+            caFile: this.#tls?.caFile ?? "",
+            version: VERSION,
+            startedAt: this.startedAt.toISOString(),
+          });
+        },
+        // fastify's close stops accepting, then waits for in-flight requests to finish.
+        stop: async () => {
+          await this.#api?.close();
+        },
+      },
+    ];
+  }
+
+  #status(): PlatformStatus {
+    return {
+      ready: () => this.#lifecycle.ready(),
+      services: () => this.#lifecycle.states(),
+      startedAt: this.startedAt,
+      dataDir: this.config.dataDir,
+      store: async () => ({ engine: this.store.engine, schemaVersion: await this.store.schemaVersion() }),
+      counts: async () => ({ devices: await this.store.devices.count(), operators: await this.store.operators.count() }),
+    };
+  }
+}

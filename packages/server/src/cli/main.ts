@@ -1,0 +1,329 @@
+#!/usr/bin/env node
+import { Command, Option } from "commander";
+import { readFile } from "node:fs/promises";
+import { resolve, join } from "node:path";
+import { stringify as toYaml } from "yaml";
+import type { DeviceListResponse, DeviceDto, StatusResponse, TokenResponse, WhoAmIResponse } from "@vigil/contract";
+import { DAEMON_INFO_FILE, Platform, VERSION, loadConfig, redactedConfig, settings, type DaemonInfo } from "../app/index.js";
+import { VigilError, isVigilError } from "../core/index.js";
+import { ApiError, callApi, type ApiTarget } from "./client.js";
+import { readToken, saveToken } from "./credentials.js";
+import { printPairs, printTable } from "./output.js";
+import { readSecret } from "./prompt.js";
+
+interface GlobalOptions {
+  dataDir?: string;
+  server?: string;
+  caFile?: string;
+  json?: boolean;
+}
+
+const program = new Command()
+  .name("vigil")
+  .description("Vigil: IoT security platform. `vigil up` starts it; other commands talk to a running Vigil.")
+  .version(VERSION)
+  .showHelpAfterError()
+  .option("--server <url>", "URL of a running Vigil API (default: the one recorded in --data-dir)")
+  .option("--ca-file <file>", "CA certificate to trust for --server")
+  .option("--json", "print JSON instead of tables")
+  // Usage errors exit 2, like configuration errors; help and --version exit 0.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
+
+/** Adds one option per configuration setting (derived from the schema). */
+function withConfigFlags(command: Command): Command {
+  command.option("--config <file>", "configuration file (YAML or JSON)");
+  for (const s of settings) {
+    const option =
+      s.type === "boolean"
+        ? new Option(`--${s.flag}`, s.description)
+        : new Option(`--${s.flag} <${s.type === "string" ? "value" : s.type}>`, s.description);
+    // Values (choices included) are checked by the config schema, so that every problem is reported at once.
+    command.addOption(option);
+  }
+  return command;
+}
+
+function flagValues(options: Record<string, unknown>): Record<string, string | boolean | undefined> {
+  const out: Record<string, string | boolean | undefined> = {};
+  for (const s of settings) {
+    const key = s.flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+    const value = options[key];
+    if (typeof value === "string" || typeof value === "boolean") out[s.flag] = value;
+  }
+  return out;
+}
+
+withConfigFlags(
+  program.command("up").description("Start Vigil on this machine (API, store, services) and run until stopped."),
+).action(async (options: Record<string, unknown>) => {
+  const config = await loadConfig({ file: options.config as string | undefined, flags: flagValues(options) });
+  // Everything Vigil writes (database, keys, state) is private to its user.
+  process.umask(0o077);
+  const platform = new Platform({
+    config,
+    onInitialPassword: ({ username, password, file }) => {
+      process.stderr.write(
+        [
+          "",
+          "  ================================================================",
+          `  First start: operator "${username}" was created.`,
+          `  One-time password: ${password}`,
+          `  (also in ${file}, mode 0600, removed once you change it)`,
+          "  Log in with `vigil login` and choose your own password.",
+          "  ================================================================",
+          "",
+        ].join("\n") + "\n",
+      );
+    },
+  });
+  let stopping = false;
+  const shutdown = (reason: string, code: number) => {
+    if (stopping) {
+      process.stderr.write("second signal: exiting at once\n");
+      process.exit(130);
+    }
+    stopping = true;
+    platform
+      .stop(reason)
+      .then(() => {
+        platform.log.info({ reason }, "Vigil stopped");
+        platform.log.flush();
+        process.exitCode = code;
+      })
+      .catch((error: unknown) => {
+        process.stderr.write(`error while stopping: ${(error as Error).message}\n`);
+        process.exitCode = 1;
+      });
+  };
+  process.on("SIGINT", () => shutdown("SIGINT", 0));
+  process.on("SIGTERM", () => shutdown("SIGTERM", 0));
+  await platform.start();
+  process.stderr.write(
+    [
+      `Vigil ${VERSION} is ready`,
+      `  API       ${platform.url}   (OpenAPI: ${platform.url}/docs)`,
+      ...(config.http.plain
+        ? []
+        : [`  CA        ${platform.caFile}`, `  Check     curl --cacert ${platform.caFile} ${platform.url}/readyz`]),
+      `  Data dir  ${config.dataDir}`,
+      "",
+    ].join("\n"),
+  );
+});
+
+const configCommand = program.command("config").description("Inspect the configuration.");
+withConfigFlags(
+  configCommand
+    .command("print")
+    .description("Print the effective configuration (file -> VIGIL_* env -> flags), secrets redacted."),
+).action(async (options: Record<string, unknown>) => {
+  const config = await loadConfig({ file: options.config as string | undefined, flags: flagValues(options) });
+  const shown = redactedConfig(config);
+  process.stdout.write(globals().json ? `${JSON.stringify(shown, null, 2)}\n` : toYaml(shown));
+});
+
+function globals(): GlobalOptions {
+  return program.opts<GlobalOptions>();
+}
+
+/** Finds the API: --server/--ca-file, else `<data-dir>/daemon.json` (default ./vigil-data). */
+async function target(dataDirOption?: string): Promise<ApiTarget> {
+  const g = globals();
+  if (g.server !== undefined) {
+    const ca = g.caFile !== undefined ? await readFile(g.caFile, "utf8") : undefined;
+    return { url: g.server.replace(/\/$/, ""), ca, token: (await readToken(g.server.replace(/\/$/, "")))?.token };
+  }
+  const dataDir = resolve(dataDirOption ?? process.env.VIGIL_DATA_DIR ?? "./vigil-data");
+  let info: DaemonInfo;
+  try {
+    info = JSON.parse(await readFile(join(dataDir, DAEMON_INFO_FILE), "utf8")) as DaemonInfo;
+  } catch {
+    throw new VigilError("CLI_DAEMON_NOT_FOUND", `no running Vigil recorded in ${dataDir}`, {
+      hint: "Start one with `vigil up`, pass its --data-dir, or give --server URL --ca-file FILE.",
+    });
+  }
+  const ca = info.caFile ? await readFile(g.caFile ?? info.caFile, "utf8") : undefined;
+  return { url: info.url, ca, token: (await readToken(info.url))?.token };
+}
+
+function authed(t: ApiTarget): ApiTarget {
+  if (t.token === undefined) {
+    throw new VigilError("CLI_NOT_LOGGED_IN", `not logged in to ${t.url}`, { hint: "Run `vigil login` first." });
+  }
+  return t;
+}
+
+function out(value: unknown, human: () => string): void {
+  process.stdout.write(`${globals().json ? JSON.stringify(value, null, 2) : human()}\n`);
+}
+
+const dataDirOption = () => new Option("--data-dir <dir>", "data directory of a local Vigil (to find its URL and CA)");
+
+program
+  .command("login")
+  .description("Log in as an operator and keep an API token for the CLI (asks for a new password after the first login).")
+  .addOption(dataDirOption())
+  .option("-u, --username <name>", "operator name", "admin")
+  .option("--password-file <file>", "read the password from this file instead of asking")
+  .option("--new-password-file <file>", "new password, when the one-time password must be changed")
+  .option("--scopes <list>", "comma-separated scopes to ask for (read,write,admin)")
+  .option("--ttl <seconds>", "token lifetime in seconds")
+  .action(
+    async (o: {
+      dataDir?: string;
+      username: string;
+      passwordFile?: string;
+      newPasswordFile?: string;
+      scopes?: string;
+      ttl?: string;
+    }) => {
+      const t = await target(o.dataDir);
+      const password = await readSecret(`Password for ${o.username}: `, o.passwordFile);
+      const { data } = await callApi<TokenResponse>(t, "POST", "/api/v1/auth/login", {
+        username: o.username,
+        password,
+        ...(o.scopes ? { scopes: o.scopes.split(",").map((s) => s.trim()) } : {}),
+        ...(o.ttl ? { ttlSeconds: Number(o.ttl) } : {}),
+      });
+      if (data.mustChangePassword) {
+        const newPassword = await readSecret("This is a one-time password. New password (12+ characters): ", o.newPasswordFile);
+        await callApi({ ...t, token: data.token }, "POST", "/api/v1/auth/password", { currentPassword: password, newPassword });
+      }
+      await saveToken(t.url, { token: data.token, operator: data.operator, expiresAt: data.expiresAt });
+      out(
+        {
+          operator: data.operator,
+          server: t.url,
+          scopes: data.scopes,
+          expiresAt: data.expiresAt,
+          passwordChanged: data.mustChangePassword,
+        },
+        () =>
+          `Logged in to ${t.url} as ${data.operator} (${data.scopes.join(", ")}), token valid until ${data.expiresAt}.${data.mustChangePassword ? "\nPassword changed." : ""}`,
+      );
+    },
+  );
+
+program
+  .command("logout")
+  .description("Revoke the CLI's token and forget it.")
+  .addOption(dataDirOption())
+  .action(async (o: { dataDir?: string }) => {
+    const t = authed(await target(o.dataDir));
+    await callApi(t, "POST", "/api/v1/auth/logout");
+    await saveToken(t.url, undefined);
+    out({ loggedOut: t.url }, () => `Logged out of ${t.url}.`);
+  });
+
+program
+  .command("whoami")
+  .description("Show the operator and token the CLI uses.")
+  .addOption(dataDirOption())
+  .action(async (o: { dataDir?: string }) => {
+    const { data } = await callApi<WhoAmIResponse>(authed(await target(o.dataDir)), "GET", "/api/v1/auth/whoami");
+    out(data, () =>
+      printPairs([
+        ["operator", data.operator],
+        ["scopes", data.scopes.join(", ")],
+        ["token", data.tokenId],
+        ["expires", data.expiresAt],
+      ]),
+    );
+  });
+
+program
+  .command("status")
+  .description("Show what the running Vigil is doing.")
+  .addOption(dataDirOption())
+  .action(async (o: { dataDir?: string }) => {
+    const { data } = await callApi<StatusResponse>(authed(await target(o.dataDir)), "GET", "/api/v1/status");
+    out(data, () =>
+      [
+        printPairs([
+          ["version", data.version],
+          ["up since", `${data.startedAt} (${data.uptimeSeconds} s)`],
+          ["data dir", data.dataDir],
+          ["store", `${data.store.engine}, schema v${data.store.schemaVersion}`],
+          ["devices", data.counts.devices],
+          ["operators", data.counts.operators],
+        ]),
+        "",
+        printTable(data.services, ["name", "state"]),
+      ].join("\n"),
+    );
+  });
+
+const devices = program.command("devices").description("Work with the fleet's devices.");
+devices
+  .command("list")
+  .description("List devices.")
+  .addOption(dataDirOption())
+  .addOption(new Option("--state <state>", "only devices in this state").choices(["pending", "active", "quarantined", "revoked"]))
+  .option("--limit <n>", "page size", "100")
+  .option("--all", "follow pages until the end")
+  .action(async (o: { dataDir?: string; state?: string; limit: string; all?: boolean }) => {
+    const t = authed(await target(o.dataDir));
+    const items: DeviceDto[] = [];
+    let after: string | null = null;
+    do {
+      const query: URLSearchParams = new URLSearchParams({
+        limit: o.limit,
+        ...(o.state ? { state: o.state } : {}),
+        ...(after ? { after } : {}),
+      });
+      const { data }: { data: DeviceListResponse } = await callApi<DeviceListResponse>(
+        t,
+        "GET",
+        `/api/v1/devices?${query.toString()}`,
+      );
+      items.push(...data.items);
+      after = data.next;
+    } while (o.all && after !== null);
+    out(items, () =>
+      items.length === 0
+        ? "No devices."
+        : printTable(items, ["id", "state", "profile", "firmwareVersion", "createdAt", "lastSeenAt"]),
+    );
+  });
+
+devices
+  .command("show <id>")
+  .description("Show one device.")
+  .addOption(dataDirOption())
+  .action(async (id: string, o: { dataDir?: string }) => {
+    const { data } = await callApi<DeviceDto>(
+      authed(await target(o.dataDir)),
+      "GET",
+      `/api/v1/devices/${encodeURIComponent(id)}`,
+    );
+    out(data, () => printPairs(Object.entries(data)));
+  });
+
+devices
+  .command("add <id>")
+  .description("Pre-register a device (it stays pending until it enrolls).")
+  .addOption(dataDirOption())
+  .option("--profile <name>", "device profile")
+  .action(async (id: string, o: { dataDir?: string; profile?: string }) => {
+    const { data } = await callApi<DeviceDto>(authed(await target(o.dataDir)), "POST", "/api/v1/devices", {
+      id,
+      ...(o.profile ? { profile: o.profile } : {}),
+    });
+    out(data, () => `Registered ${data.id} (${data.state}).`);
+  });
+
+/** Exit codes: 0 ok, 1 failure, 2 bad configuration or usage. */
+function fail(error: unknown): never {
+  if (isVigilError(error)) {
+    process.stderr.write(`vigil: ${error.toLine()}\n`);
+    process.exit(error.code.startsWith("CONFIG_") ? 2 : 1);
+  }
+  if (error instanceof ApiError) {
+    process.stderr.write(`vigil: ${error.code}: ${error.message}${error.hint ? `\n  -> ${error.hint}` : ""}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`vigil: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+}
+
+program.parseAsync(process.argv).catch(fail);

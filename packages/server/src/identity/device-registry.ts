@@ -1,0 +1,65 @@
+import { VigilError, parseDeviceId, type Clock } from "../core/index.js";
+import type { SignalBus } from "../signals/index.js";
+import type { DevicePage, DeviceRecord, DeviceRepository, DeviceState } from "./ports.js";
+
+/**
+ * The fleet's device records. Enrollment (a later issue) creates devices as they arrive; an
+ * operator may also pre-register one, which leaves it `pending` until it enrolls.
+ */
+export class DeviceRegistry {
+  readonly #devices: DeviceRepository;
+  readonly #bus: SignalBus;
+  readonly #clock: Clock;
+
+  constructor(deps: { devices: DeviceRepository; bus: SignalBus; clock: Clock }) {
+    this.#devices = deps.devices;
+    this.#bus = deps.bus;
+    this.#clock = deps.clock;
+  }
+
+  count(): Promise<number> {
+    return this.#devices.count();
+  }
+
+  list(query: { limit: number; after?: string | undefined; state?: DeviceState | undefined }): Promise<DevicePage> {
+    return this.#devices.list(query);
+  }
+
+  async get(rawId: string): Promise<DeviceRecord> {
+    const id = parseDeviceId(rawId);
+    const device = id === undefined ? undefined : await this.#devices.get(id);
+    if (device === undefined) {
+      throw new VigilError("DEVICE_NOT_FOUND", `no device with id ${JSON.stringify(rawId.slice(0, 128))}`, {
+        hint: "List devices with `vigil devices list`.",
+      });
+    }
+    return device;
+  }
+
+  async register(input: { id: string; profile?: string | null | undefined; by: string }): Promise<DeviceRecord> {
+    const id = parseDeviceId(input.id);
+    if (id === undefined) {
+      throw new VigilError("DEVICE_ID_INVALID", `device id ${JSON.stringify(input.id.slice(0, 140))} is not valid`, {
+        hint: "Use 1-128 characters: letters, digits, '.', '_' or '-', starting with a letter or digit.",
+      });
+    }
+    const record: DeviceRecord = {
+      id,
+      profile: input.profile ?? null,
+      state: "pending",
+      firmwareVersion: null,
+      createdAt: this.#clock.now(),
+      lastSeenAt: null,
+    };
+    try {
+      await this.#devices.insert(record);
+    } catch (error) {
+      if (error instanceof VigilError && error.code === "STORE_CONFLICT") {
+        throw new VigilError("DEVICE_EXISTS", `device ${id} is already registered`, { cause: error, hint: "Pick another id." });
+      }
+      throw error;
+    }
+    this.#bus.emit("device.registered", { device: id, profile: record.profile, by: input.by });
+    return record;
+  }
+}

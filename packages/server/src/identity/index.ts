@@ -1,0 +1,3 @@
+export * from "./ports.js";
+export * from "./pki/index.js";
+export * from "./device-registry.js";
