@@ -13,6 +13,10 @@ export const errorCatalogue = {
   },
   DATA_DIR_LOCKED: { owner: "app", meaning: "Another Vigil process is already running on this data directory." },
   PORT_IN_USE: { owner: "app", meaning: "A port Vigil must listen on is already taken by another process." },
+  MQTT_PLAIN_NOT_LOOPBACK: {
+    owner: "gateway",
+    meaning: "Plain (unencrypted) MQTT was requested on an address that is not loopback.",
+  },
   PLAIN_HTTP_NOT_LOOPBACK: { owner: "app", meaning: "Plain HTTP was requested on an address that is not loopback." },
   TLS_MATERIAL_INVALID: { owner: "identity", meaning: "A TLS certificate or key file is missing, unreadable or does not match." },
   // store
@@ -39,6 +43,110 @@ export const errorCatalogue = {
   DEVICE_NOT_FOUND: { owner: "identity", meaning: "No device has this id." },
   DEVICE_EXISTS: { owner: "identity", meaning: "A device with this id is already registered." },
   DEVICE_ID_INVALID: { owner: "identity", meaning: "The device id has characters or a length Vigil does not accept." },
+  // audit
+  AUDIT_CHAIN_BROKEN: {
+    owner: "audit",
+    meaning: "The audit log's hash chain is broken: an entry was edited, deleted or reordered, or entries were cut off.",
+  },
+  AUDIT_SIGNATURE_INVALID: {
+    owner: "audit",
+    meaning: "An audit checkpoint's signature does not verify, or it was signed by a key that is not trusted.",
+  },
+  AUDIT_LOG_UNREADABLE: {
+    owner: "audit",
+    meaning: "The audit log cannot be read: no database at that path, or one without an audit log.",
+  },
+  AUDIT_KEY_INVALID: {
+    owner: "audit",
+    meaning: "An audit key file (the signing key, or a public key given to verify) is unreadable or not an Ed25519 key.",
+  },
+  // policy
+  POLICY_PROFILE_INVALID: {
+    owner: "policy",
+    meaning: "A device profile failed validation; every problem is listed with its file and path.",
+  },
+  POLICY_PROFILE_UNREADABLE: { owner: "policy", meaning: "A device profile file or directory could not be read." },
+  // identity, enrollment
+  PKI_STATE_INVALID: {
+    owner: "identity",
+    meaning: "The CA files in the data directory are inconsistent (a certificate without its key, or the reverse).",
+  },
+  PKI_CA_IMPORT_INVALID: {
+    owner: "identity",
+    meaning: "The CA certificate or key given to `vigil ca import` is not usable as an issuing CA.",
+  },
+  PKI_ROOT_KEY_ABSENT: {
+    owner: "identity",
+    meaning: "The root CA key is not in this data directory (exported for offline keeping, or never here).",
+  },
+  KEY_VAULT_UNAVAILABLE: {
+    owner: "identity",
+    meaning: "A sealed key cannot be opened: the master key is missing or does not match, or the file was altered.",
+  },
+  IDENTITY_CERT_UNKNOWN: {
+    owner: "identity",
+    meaning: "The client certificate was not issued by Vigil's issuing CA or is not in the store.",
+  },
+  IDENTITY_CERT_REVOKED: { owner: "identity", meaning: "The client certificate has been revoked." },
+  IDENTITY_CERT_EXPIRED: { owner: "identity", meaning: "The client certificate has expired or is not yet valid." },
+  DEVICE_REVOKED: { owner: "identity", meaning: "The device has been revoked; it must be re-provisioned." },
+  ENROLLMENT_CSR_ENCODING: {
+    owner: "enrollment",
+    meaning: "The EST body is not base64 of one DER PKCS#10 request, or is empty or too large.",
+  },
+  ENROLLMENT_CSR_INVALID: { owner: "enrollment", meaning: "The body decodes but is not a PKCS#10 certification request." },
+  ENROLLMENT_CSR_SIGNATURE: { owner: "enrollment", meaning: "The certification request's self-signature does not verify." },
+  ENROLLMENT_KEY_WEAK: { owner: "enrollment", meaning: "The requested key is not EC P-256/P-384 or RSA >= 2048 bits." },
+  ENROLLMENT_SUBJECT_INVALID: {
+    owner: "enrollment",
+    meaning: "The request's subject does not hold exactly one CN that is a valid device id.",
+  },
+  ENROLLMENT_SUBJECT_MISMATCH: {
+    owner: "enrollment",
+    meaning: "The request's device id differs from the one the token or current certificate is bound to.",
+  },
+  ENROLLMENT_AUTH_REQUIRED: {
+    owner: "enrollment",
+    meaning: "No attestation was presented: no manufacturer certificate, no claim token, no pre-registered key.",
+  },
+  ENROLLMENT_TOKEN_INVALID: { owner: "enrollment", meaning: "The claim token is malformed or unknown." },
+  ENROLLMENT_TOKEN_EXPIRED: { owner: "enrollment", meaning: "The claim token has expired." },
+  ENROLLMENT_TOKEN_REPLAYED: {
+    owner: "enrollment",
+    meaning: "The claim token was already used; a second use is refused and raised as a security signal.",
+  },
+  ENROLLMENT_MANUFACTURER_UNKNOWN: {
+    owner: "enrollment",
+    meaning: "The factory certificate does not chain to a registered manufacturer CA, or is not valid now.",
+  },
+  ENROLLMENT_MANUFACTURER_REVOKED: {
+    owner: "enrollment",
+    meaning: "The factory certificate chains to a manufacturer CA that has been revoked.",
+  },
+  ENROLLMENT_SERIAL_NOT_ALLOWED: {
+    owner: "enrollment",
+    meaning: "The factory certificate's serial number is not on the manufacturer's allowlist.",
+  },
+  ENROLLMENT_KEY_NOT_REGISTERED: { owner: "enrollment", meaning: "The device was pre-registered with another public key." },
+  ENROLLMENT_FACTORY_CERT_REUSED: {
+    owner: "enrollment",
+    meaning: "The factory certificate already enrolled another device: one factory identity, one device.",
+  },
+  ENROLLMENT_ALREADY_ENROLLED: {
+    owner: "enrollment",
+    meaning: "A device with this id is already enrolled; renew with simplereenroll instead.",
+  },
+  ENROLLMENT_POSTURE_INVALID: {
+    owner: "enrollment",
+    meaning: "The posture declared with the enrollment (Vigil-Posture header) is malformed.",
+  },
+  ENROLLMENT_PREREGISTRATION_INVALID: {
+    owner: "enrollment",
+    meaning: "A pre-registration CSV row is malformed; nothing from the file was imported.",
+  },
+  MANUFACTURER_INVALID: { owner: "enrollment", meaning: "The manufacturer CA certificate given is not a usable CA certificate." },
+  MANUFACTURER_NOT_FOUND: { owner: "enrollment", meaning: "No manufacturer has this id." },
+  PROFILE_UNKNOWN: { owner: "policy", meaning: "No device profile has this id." },
   // api edge
   REQUEST_INVALID: { owner: "api", meaning: "The request body, query or parameters failed validation." },
   REQUEST_MALFORMED_JSON: { owner: "api", meaning: "The request body is not valid JSON." },
@@ -55,6 +163,22 @@ export const errorCatalogue = {
   },
   CLI_NOT_LOGGED_IN: { owner: "cli", meaning: "The CLI has no API token; run `vigil login` first." },
   CLI_SERVER_UNREACHABLE: { owner: "cli", meaning: "The Vigil server could not be reached or its certificate did not verify." },
+  // network (packet captures)
+  CAPTURE_BAD_MAGIC: { owner: "network", meaning: "The input is not a pcap or pcapng capture (unknown magic number)." },
+  CAPTURE_TRUNCATED: { owner: "network", meaning: "The capture ends in the middle of a header, block or packet." },
+  CAPTURE_LINK_TYPE_UNSUPPORTED: { owner: "network", meaning: "The capture uses a link-layer type Vigil cannot decode." },
+  CAPTURE_RECORD_INVALID: {
+    owner: "network",
+    meaning: "A packet record or block header is inconsistent (lengths that lie, zero-length packet, unknown interface).",
+  },
+  CAPTURE_PACKET_TOO_LARGE: {
+    owner: "network",
+    meaning: "A packet record is larger than the reader's limit (256 KiB by default).",
+  },
+  NET_MODEL_INVALID: {
+    owner: "network",
+    meaning: "A device-fingerprint model file is unreadable or not in the expected format.",
+  },
 } as const satisfies Record<string, { owner: string; meaning: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

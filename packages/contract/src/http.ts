@@ -78,7 +78,48 @@ export const StatusResponse = z.object({
 });
 export type StatusResponse = z.infer<typeof StatusResponse>;
 
+export const AuditEntryDto = z.object({
+  seq: z.number().int(),
+  at: z.string(),
+  actor: z.string().describe('Operator name, "system", "anonymous", an API token id, or a device id'),
+  action: z.string().describe("The signal name, e.g. device.registered, or the audit log's own action"),
+  target: z.string().nullable(),
+  outcome: z.string().describe("success, failure or denied"),
+  details: z.record(z.string(), z.unknown()).describe("The signal's facts; secrets are never recorded"),
+  prevHash: z.string(),
+  hash: z.string().describe("SHA-256 over the entry and prevHash; see docs/operations.md"),
+});
+export type AuditEntryDto = z.infer<typeof AuditEntryDto>;
+
+export const AuditListQuery = z
+  .object({
+    after: z.coerce.number().int().min(0).default(0).describe("Cursor: the last seq of the previous page (0: from the start)"),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+export type AuditListQuery = z.infer<typeof AuditListQuery>;
+
+export const AuditListResponse = z.object({
+  items: z.array(AuditEntryDto),
+  next: z.number().int().nullable(),
+  head: z.number().int().describe("The seq of the newest entry (0 when the log is empty)"),
+});
+export type AuditListResponse = z.infer<typeof AuditListResponse>;
+
 export const DeviceState = z.enum(["pending", "active", "quarantined", "revoked"]);
+export const CertificateDto = z.object({
+  serial: z.string(),
+  subject: z.string(),
+  notBefore: z.string(),
+  notAfter: z.string(),
+  status: z.enum(["valid", "expired", "revoked", "not-yet-valid"]),
+  revokedAt: z.string().nullable(),
+  revocationReason: z.string().nullable(),
+});
+export type CertificateDto = z.infer<typeof CertificateDto>;
+
+export const AttestationMethod = z.enum(["manufacturer-certificate", "pre-registered-key", "claim-token"]);
+
 export const DeviceDto = z.object({
   id: z.string(),
   profile: z.string().nullable(),
@@ -86,6 +127,14 @@ export const DeviceDto = z.object({
   firmwareVersion: z.string().nullable(),
   createdAt: z.string(),
   lastSeenAt: z.string().nullable(),
+  enrolledAt: z.string().nullable(),
+  attestationMethod: AttestationMethod.nullable(),
+  attestationStrength: z.number().nullable(),
+  keyType: z.string().nullable(),
+  sbomRef: z.string().nullable(),
+  manufacturerId: z.string().nullable(),
+  preregisteredKeySha256: z.string().nullable(),
+  certificate: CertificateDto.nullable().describe("The device's newest certificate"),
 });
 export type DeviceDto = z.infer<typeof DeviceDto>;
 
@@ -108,3 +157,87 @@ export const RegisterDeviceRequest = z
   })
   .strict();
 export type RegisterDeviceRequest = z.infer<typeof RegisterDeviceRequest>;
+
+export const RevokeDeviceRequest = z
+  .object({
+    reason: z
+      .enum(["unspecified", "keyCompromise", "cessationOfOperation", "superseded", "affiliationChanged"])
+      .default("unspecified"),
+  })
+  .strict();
+export type RevokeDeviceRequest = z.infer<typeof RevokeDeviceRequest>;
+export const RevokeDeviceResponse = z.object({ device: z.string(), revokedSerials: z.array(z.string()) });
+
+export const PreregisterRequest = z
+  .object({
+    csv: z
+      .string()
+      .min(1)
+      .max(16 * 1024 * 1024)
+      .describe("device_id,public_key_sha256[,profile] per line"),
+  })
+  .strict();
+export const PreregisterResponse = z.object({ imported: z.number() });
+
+export const ManufacturerDto = z.object({
+  id: z.string(),
+  name: z.string(),
+  caSubject: z.string(),
+  caSha256: z.string(),
+  caNotAfter: z.string(),
+  serialAllowlist: z.array(z.string()).nullable(),
+  createdAt: z.string(),
+  revokedAt: z.string().nullable(),
+});
+export type ManufacturerDto = z.infer<typeof ManufacturerDto>;
+export const AddManufacturerRequest = z
+  .object({
+    name: z.string().min(1).max(128),
+    caPem: z
+      .string()
+      .min(1)
+      .max(64 * 1024),
+    serialAllowlist: z.array(z.string().min(1).max(64)).max(1_000_000).optional(),
+  })
+  .strict();
+export type AddManufacturerRequest = z.infer<typeof AddManufacturerRequest>;
+
+export const CreateTokensRequest = z
+  .object({
+    profile: z.string().min(1).max(64),
+    deviceId: z.string().min(1).max(128).optional(),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(90 * 24 * 3600)
+      .default(3600),
+    count: z.number().int().min(1).max(10_000).default(1),
+  })
+  .strict();
+export type CreateTokensRequest = z.infer<typeof CreateTokensRequest>;
+export const CreateTokensResponse = z.object({
+  tokens: z.array(z.string()).describe("Shown once; stored only as hashes"),
+  profile: z.string(),
+  deviceId: z.string().nullable(),
+  expiresAt: z.string(),
+});
+export type CreateTokensResponse = z.infer<typeof CreateTokensResponse>;
+export const EnrollmentTokenDto = z.object({
+  id: z.string(),
+  profile: z.string(),
+  deviceId: z.string().nullable(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  usedAt: z.string().nullable(),
+  usedByDevice: z.string().nullable(),
+  createdBy: z.string(),
+});
+export type EnrollmentTokenDto = z.infer<typeof EnrollmentTokenDto>;
+
+export const CaInfoResponse = z.object({
+  root: z.object({ subject: z.string(), sha256: z.string(), notAfter: z.string(), keyInDataDir: z.boolean() }),
+  issuing: z.object({ subject: z.string(), sha256: z.string(), notAfter: z.string() }),
+  deviceCertValidityDays: z.number(),
+});
+export type CaInfoResponse = z.infer<typeof CaInfoResponse>;

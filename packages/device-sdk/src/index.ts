@@ -1,1 +1,14 @@
 export { probeServer, DeviceSdkError } from "./server-probe.js";
+export {
+  enroll,
+  renew,
+  loadCredentials,
+  ensureDeviceKey,
+  publicKeyFingerprint,
+  CertificateRenewer,
+  type Attestation,
+  type DeviceCredentials,
+  type EnrollOptions,
+  type Posture,
+} from "./enroll.js";
+export { connect, type ConnectOptions, type DeviceConnection } from "./connect.js";

@@ -4,11 +4,21 @@ import { HealthResponse } from "@vigil/contract";
 
 /** Errors the device SDK raises, each with a stable code a device's firmware can act on. */
 export class DeviceSdkError extends Error {
-  readonly code: "SDK_SERVER_UNREACHABLE" | "SDK_SERVER_UNTRUSTED" | "SDK_BAD_RESPONSE";
-  constructor(code: DeviceSdkError["code"], message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly code:
+    | "SDK_SERVER_UNREACHABLE"
+    | "SDK_SERVER_UNTRUSTED"
+    | "SDK_BAD_RESPONSE"
+    | "SDK_ENROLLMENT_REFUSED"
+    | "SDK_NOT_ENROLLED"
+    | "SDK_CONNECT_REFUSED"
+    | "SDK_SUBSCRIBE_REFUSED";
+  /** The server's error code, when it refused the request (e.g. ENROLLMENT_TOKEN_REPLAYED). */
+  readonly serverCode: string | undefined;
+  constructor(code: DeviceSdkError["code"], message: string, options?: { cause?: unknown; serverCode?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "DeviceSdkError";
     this.code = code;
+    this.serverCode = options?.serverCode;
   }
 }
 

@@ -52,7 +52,7 @@ test("healthz and readyz answer without a token over HTTPS verified by Vigil's C
   assert.equal(ready.data.ready, true);
   assert.deepEqual(
     ready.data.services.map((s) => s.name),
-    ["data-dir", "store", "signals", "operators", "api"],
+    ["data-dir", "store", "keys", "audit", "signals", "pki", "policy", "operators", "gateway", "api"],
   );
 });
 

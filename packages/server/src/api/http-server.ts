@@ -9,13 +9,18 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
-import { VigilError, isVigilError, type Logger, type Metrics } from "../core/index.js";
-import type { DeviceRegistry } from "../identity/index.js";
+import type { AuditLog } from "../audit/index.js";
+import { VigilError, isVigilError, type Clock, type Logger, type Metrics } from "../core/index.js";
+import type { EnrollmentService } from "../enrollment/index.js";
+import type { CertificateAuthority, CertificateRepository, DeviceRegistry, IdentityService } from "../identity/index.js";
 import type { OperatorService, Principal } from "../operators/index.js";
 import type { SignalBus } from "../signals/index.js";
 import { httpStatusOf } from "./http-errors.js";
+import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
 import { deviceRoutes } from "./routes/devices.js";
+import { enrollmentRoutes } from "./routes/enrollment.js";
+import { estRoutes } from "./routes/est.js";
 import { healthRoutes, type PlatformStatus } from "./routes/health.js";
 
 declare module "fastify" {
@@ -38,6 +43,13 @@ export interface ApiDeps {
   readonly bus: SignalBus;
   readonly operators: OperatorService;
   readonly devices: DeviceRegistry;
+  readonly identity: IdentityService;
+  readonly enrollment: EnrollmentService;
+  readonly ca: CertificateAuthority;
+  readonly certificates: CertificateRepository;
+  readonly clock: Clock;
+  readonly deviceCertValidityDays: number;
+  readonly audit: AuditLog;
   readonly platform: PlatformStatus;
   readonly tls: { cert: string; key: string } | undefined;
   readonly bodyLimitBytes: number;
@@ -55,7 +67,19 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     bodyLimit: deps.bodyLimitBytes,
     requestIdHeader: false,
     genReqId: requestIds(),
-    ...(deps.tls ? { https: { cert: deps.tls.cert, key: deps.tls.key, minVersion: "TLSv1.2" as const } } : {}),
+    // Client certificates are asked for but checked by the routes that use them (EST accepts
+    // several trust anchors: manufacturer CAs and Vigil's own issuing CA).
+    ...(deps.tls
+      ? {
+          https: {
+            cert: deps.tls.cert,
+            key: deps.tls.key,
+            minVersion: "TLSv1.2" as const,
+            requestCert: true,
+            rejectUnauthorized: false,
+          },
+        }
+      : {}),
     ajv: { customOptions: { removeAdditional: false } },
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
@@ -83,6 +107,9 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   await typed.register(healthRoutes, deps);
   await typed.register(authRoutes, { ...deps, prefix: "/api/v1/auth" });
   await typed.register(deviceRoutes, { ...deps, prefix: "/api/v1/devices" });
+  await typed.register(estRoutes, deps);
+  await typed.register(enrollmentRoutes, deps);
+  await typed.register(auditRoutes, { ...deps, prefix: "/api/v1/audit" });
   return app;
 }
 

@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { VigilError } from "../core/index.js";
+import { MQTT_DEFAULTS, mqttConfigSchema } from "../gateway/index.js";
 
 /**
  * The whole configuration, validated once (STYLE habit 4). Each section belongs to one
@@ -58,6 +59,58 @@ export const configSchema = z
       })
       .strict()
       .default({ tokenTtlSeconds: 12 * 3600 }),
+    store: z
+      .object({
+        synchronous: z
+          .enum(["normal", "full"])
+          .default("normal")
+          .describe(
+            "SQLite durability. normal: every acknowledged write survives a crash or kill -9 of Vigil; after a power cut the last moments of writes may roll back. full: every commit is fsynced (survives power loss) at a measured cost in throughput.",
+          ),
+      })
+      .strict()
+      .default({ synchronous: "normal" }),
+    pki: z
+      .object({
+        deviceCertValidityDays: z
+          .number()
+          .int()
+          .min(1)
+          .max(825)
+          .default(30)
+          .describe("Lifetime of a device certificate; devices renew before it ends (simplereenroll)."),
+      })
+      .strict()
+      .default({ deviceCertValidityDays: 30 }),
+    keys: z
+      .object({
+        masterKeyFile: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            "File holding the 32-byte master key that seals every private key at rest. Default: <dataDir>/keys/master.key, created on first start; keep it elsewhere to make a copy of the data directory useless.",
+          ),
+      })
+      .strict()
+      .default({}),
+    audit: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe("Record every signal in the hash-chained audit log. Turn it off only for benchmarks."),
+        checkpointEvery: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000)
+          .default(1000)
+          .describe("Sign a checkpoint of the audit chain (Ed25519) every this many entries, and on every clean stop."),
+      })
+      .strict()
+      .default({ enabled: true, checkpointEvery: 1000 }),
+    mqtt: mqttConfigSchema.default(MQTT_DEFAULTS),
   })
   .strict();
 
@@ -180,6 +233,7 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<VigilConf
   if (config.tls.cert !== undefined) config.tls = { ...config.tls, cert: resolve(cwd, config.tls.cert) };
   if (config.tls.key !== undefined) config.tls = { ...config.tls, key: resolve(cwd, config.tls.key) };
   if (config.tls.ca !== undefined) config.tls = { ...config.tls, ca: resolve(cwd, config.tls.ca) };
+  if (config.keys.masterKeyFile !== undefined) config.keys = { masterKeyFile: resolve(cwd, config.keys.masterKeyFile) };
   if ((config.tls.cert === undefined) !== (config.tls.key === undefined)) {
     throw new VigilError(
       "CONFIG_INVALID",

@@ -3,6 +3,7 @@ import { isIP } from "node:net";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { buildApi, type Api, type PlatformStatus } from "../api/index.js";
+import { AuditLog } from "../audit/index.js";
 import {
   InProcessBus,
   Lifecycle,
@@ -15,7 +16,21 @@ import {
   type Logger,
   type Service,
 } from "../core/index.js";
-import { DeviceRegistry, ensureApiTls, loadApiTls, type ApiTlsMaterial } from "../identity/index.js";
+import { EnrollmentService } from "../enrollment/index.js";
+import { Gateway } from "../gateway/index.js";
+import { loadDefaultProfiles, type Profile } from "../policy/index.js";
+import {
+  CertificateAuthority,
+  DeviceRegistry,
+  FileMasterKey,
+  IdentityService,
+  SealedFileVault,
+  ensureApiTls,
+  loadApiTls,
+  vaultSigningKeyStore,
+  type ApiTlsMaterial,
+  type KeyVault,
+} from "../identity/index.js";
 import { OperatorService, type InitialPasswordDrop } from "../operators/index.js";
 import type { SignalMap } from "../signals/index.js";
 import { openSqliteStore, type Store } from "../store/index.js";
@@ -62,6 +77,13 @@ export class Platform {
   #tls: ApiTlsMaterial | undefined;
   #operators: OperatorService | undefined;
   #devices: DeviceRegistry | undefined;
+  #vault: KeyVault | undefined;
+  #ca: CertificateAuthority | undefined;
+  #identity: IdentityService | undefined;
+  #enrollment: EnrollmentService | undefined;
+  #profiles: ReadonlyMap<string, Profile> | undefined;
+  #audit: AuditLog | undefined;
+  #gateway: Gateway | undefined;
   #url: string | undefined;
 
   constructor(options: PlatformOptions) {
@@ -99,6 +121,32 @@ export class Platform {
   get operators(): OperatorService {
     if (this.#operators === undefined) throw new Error("platform not started");
     return this.#operators;
+  }
+
+  get authority(): CertificateAuthority {
+    if (this.#ca === undefined) throw new Error("platform not started");
+    return this.#ca;
+  }
+
+  get enrollment(): EnrollmentService {
+    if (this.#enrollment === undefined) throw new Error("platform not started");
+    return this.#enrollment;
+  }
+
+  get identity(): IdentityService {
+    if (this.#identity === undefined) throw new Error("platform not started");
+    return this.#identity;
+  }
+
+  /** The MQTT gateway (absent when `mqtt.enabled` is false). */
+  get gateway(): Gateway {
+    if (this.#gateway === undefined) throw new Error("platform not started or MQTT gateway disabled");
+    return this.#gateway;
+  }
+
+  get audit(): AuditLog {
+    if (this.#audit === undefined) throw new Error("platform not started");
+    return this.#audit;
   }
 
   async start(signal: AbortSignal = new AbortController().signal): Promise<void> {
@@ -140,10 +188,44 @@ export class Platform {
       {
         name: "store",
         start: async () => {
-          this.#store = openSqliteStore(join(dataDir, "vigil.db"), moduleLogger(this.log, "store"));
+          this.#store = openSqliteStore(join(dataDir, "vigil.db"), moduleLogger(this.log, "store"), {
+            synchronous: config.store.synchronous,
+          });
         },
         stop: async () => {
           await this.#store?.close();
+        },
+      },
+      {
+        // The key vault: every private key at rest is sealed under the master key.
+        name: "keys",
+        start: async () => {
+          const master = await FileMasterKey.open(config.keys.masterKeyFile ?? join(dataDir, "keys", "master.key"), {
+            create: config.keys.masterKeyFile === undefined,
+          });
+          this.#vault = new SealedFileVault(join(dataDir, "keys"), master);
+        },
+        stop: async () => undefined,
+      },
+      {
+        // Right after the store and keys: it records every signal the services after it emit,
+        // and stops (flushing, then signing a last checkpoint) after all of them.
+        name: "audit",
+        start: async (signal) => {
+          const vault = this.#vault as KeyVault;
+          this.#audit = new AuditLog({
+            repository: this.store.audit,
+            bus: this.bus,
+            clock: this.clock,
+            log: moduleLogger(this.log, "audit"),
+            keys: vaultSigningKeyStore(vault, "audit-signing", join(dataDir, "keys", "audit-signing.pub.pem")),
+            checkpointEvery: config.audit.checkpointEvery,
+            enabled: config.audit.enabled,
+          });
+          await this.#audit.start(signal);
+        },
+        stop: async () => {
+          await this.#audit?.stop();
         },
       },
       {
@@ -151,6 +233,25 @@ export class Platform {
         start: async () => {
           const counter = this.metrics.counter("vigil_signals_total", "Security signals emitted, by name.", ["signal"]);
           this.bus.onAny((name) => counter.inc({ signal: name }));
+        },
+        stop: async () => undefined,
+      },
+      {
+        name: "pki",
+        start: async () => {
+          this.#ca = await CertificateAuthority.open(
+            join(dataDir, "pki"),
+            this.#vault as KeyVault,
+            this.clock,
+            moduleLogger(this.log, "pki"),
+          );
+        },
+        stop: async () => undefined,
+      },
+      {
+        name: "policy",
+        start: async () => {
+          this.#profiles = await loadDefaultProfiles();
         },
         stop: async () => undefined,
       },
@@ -173,10 +274,56 @@ export class Platform {
             tokenTtlMs: config.auth.tokenTtlSeconds * 1000,
           });
           this.#devices = new DeviceRegistry({ devices: store.devices, bus: this.bus, clock: this.clock });
+          this.#identity = new IdentityService({
+            ca: this.authority,
+            devices: store.devices,
+            certificates: store.certificates,
+            bus: this.bus,
+            clock: this.clock,
+          });
+          this.#enrollment = new EnrollmentService({
+            ca: this.authority,
+            devices: store.devices,
+            certificates: store.certificates,
+            manufacturers: store.manufacturers,
+            tokens: store.enrollmentTokens,
+            ledger: store.enrollments,
+            bus: this.bus,
+            clock: this.clock,
+            log: moduleLogger(this.log, "enrollment"),
+            deviceCertValidityDays: config.pki.deviceCertValidityDays,
+            knownProfile: (id) => this.#profiles?.has(id) === true,
+          });
           const created = await this.#operators.bootstrap();
           if (created) this.#options.onInitialPassword?.({ ...created, file: passwordFile });
         },
         stop: async () => undefined,
+      },
+      {
+        // After identity (its CA, certificates, revocations) and before the API.
+        name: "gateway",
+        start: async () => {
+          if (!config.mqtt.enabled) return;
+          const profiles = this.#profiles;
+          this.#gateway = new Gateway({
+            settings: {
+              ...config.mqtt,
+              host: config.mqtt.host ?? config.http.host,
+              port: config.mqtt.port ?? (config.http.port === 0 ? 0 : 8883),
+            },
+            ca: this.authority,
+            devices: this.store.devices,
+            certificates: this.store.certificates,
+            bus: this.bus,
+            clock: this.clock,
+            log: moduleLogger(this.log, "gateway"),
+            profiles: (id) => profiles?.get(id),
+          });
+          await this.#gateway.start();
+        },
+        stop: async () => {
+          await this.#gateway?.stop();
+        },
       },
       {
         name: "api",
@@ -186,7 +333,13 @@ export class Platform {
             this.#tls =
               config.tls.cert !== undefined && config.tls.key !== undefined
                 ? await loadApiTls(config.tls.cert, config.tls.key, config.tls.ca)
-                : await ensureApiTls(tlsDir, this.clock, { hosts: isIP(config.http.host) === 0 ? [config.http.host] : [] });
+                : await ensureApiTls(tlsDir, this.authority, this.#vault as KeyVault, this.clock, {
+                    names: isIP(config.http.host) === 0 ? [config.http.host] : [],
+                    ips:
+                      isIP(config.http.host) !== 0 && config.http.host !== "0.0.0.0" && config.http.host !== "::"
+                        ? [config.http.host]
+                        : [],
+                  });
           }
           this.#api = await buildApi({
             log: moduleLogger(this.log, "api"),
@@ -194,6 +347,13 @@ export class Platform {
             bus: this.bus,
             operators: this.operators,
             devices: this.#devices as DeviceRegistry,
+            identity: this.identity,
+            enrollment: this.enrollment,
+            ca: this.authority,
+            certificates: this.store.certificates,
+            clock: this.clock,
+            deviceCertValidityDays: config.pki.deviceCertValidityDays,
+            audit: this.audit,
             platform: this.#status(),
             tls: this.#tls,
             bodyLimitBytes: config.http.bodyLimitBytes,

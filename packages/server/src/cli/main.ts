@@ -6,8 +6,11 @@ import { stringify as toYaml } from "yaml";
 import type { DeviceListResponse, DeviceDto, StatusResponse, TokenResponse, WhoAmIResponse } from "@vigil/contract";
 import { DAEMON_INFO_FILE, Platform, VERSION, loadConfig, redactedConfig, settings, type DaemonInfo } from "../app/index.js";
 import { VigilError, isVigilError } from "../core/index.js";
+import { registerAuditCommands } from "./audit-commands.js";
+import { registerIdentityCommands } from "./identity-commands.js";
 import { ApiError, callApi, type ApiTarget } from "./client.js";
 import { readToken, saveToken } from "./credentials.js";
+import { registerNetCommands } from "./net-commands.js";
 import { printPairs, printTable } from "./output.js";
 import { readSecret } from "./prompt.js";
 
@@ -282,7 +285,16 @@ devices
     out(items, () =>
       items.length === 0
         ? "No devices."
-        : printTable(items, ["id", "state", "profile", "firmwareVersion", "createdAt", "lastSeenAt"]),
+        : printTable(
+            items.map((d) => ({
+              ...d,
+              attestation: d.attestationMethod,
+              firmware: d.firmwareVersion,
+              certificate: d.certificate?.status ?? null,
+              certExpires: d.certificate?.notAfter ?? null,
+            })),
+            ["id", "state", "profile", "attestation", "firmware", "certificate", "certExpires", "lastSeenAt"],
+          ),
     );
   });
 
@@ -296,7 +308,13 @@ devices
       "GET",
       `/api/v1/devices/${encodeURIComponent(id)}`,
     );
-    out(data, () => printPairs(Object.entries(data)));
+    const { certificate, ...device } = data;
+    out(data, () =>
+      printPairs([
+        ...Object.entries(device),
+        ["certificate", certificate ? `${certificate.serial} (${certificate.status}, until ${certificate.notAfter})` : null],
+      ]),
+    );
   });
 
 devices
@@ -311,6 +329,16 @@ devices
     });
     out(data, () => `Registered ${data.id} (${data.state}).`);
   });
+
+registerAuditCommands(program, { api: async (dataDir) => authed(await target(dataDir)), json: () => globals().json === true });
+registerIdentityCommands(program, {
+  api: async (dataDir) => authed(await target(dataDir)),
+  json: () => globals().json === true,
+  config: (options) => loadConfig({ file: options.config as string | undefined, flags: flagValues(options) }),
+  withConfigFlags,
+});
+
+registerNetCommands(program);
 
 /** Exit codes: 0 ok, 1 failure, 2 bad configuration or usage. */
 function fail(error: unknown): never {

@@ -1,6 +1,6 @@
 import { VigilError, parseDeviceId, type Clock } from "../core/index.js";
 import type { SignalBus } from "../signals/index.js";
-import type { DevicePage, DeviceRecord, DeviceRepository, DeviceState } from "./ports.js";
+import { newDeviceRecord, type DevicePage, type DeviceRecord, type DeviceRepository, type DeviceState } from "./ports.js";
 
 /**
  * The fleet's device records. Enrollment (a later issue) creates devices as they arrive; an
@@ -43,14 +43,7 @@ export class DeviceRegistry {
         hint: "Use 1-128 characters: letters, digits, '.', '_' or '-', starting with a letter or digit.",
       });
     }
-    const record: DeviceRecord = {
-      id,
-      profile: input.profile ?? null,
-      state: "pending",
-      firmwareVersion: null,
-      createdAt: this.#clock.now(),
-      lastSeenAt: null,
-    };
+    const record = newDeviceRecord({ id, profile: input.profile ?? null, createdAt: this.#clock.now() });
     try {
       await this.#devices.insert(record);
     } catch (error) {

@@ -1,4 +1,6 @@
-import type { DeviceRepository } from "../identity/index.js";
+import type { AuditRepository } from "../audit/index.js";
+import type { EnrollmentLedger, EnrollmentTokenRepository, ManufacturerRepository } from "../enrollment/index.js";
+import type { CertificateRepository, DeviceRepository } from "../identity/index.js";
 import type { OperatorRepository, TokenRepository } from "../operators/index.js";
 
 /**
@@ -13,6 +15,11 @@ export interface Store {
   readonly operators: OperatorRepository;
   readonly tokens: TokenRepository;
   readonly devices: DeviceRepository;
+  readonly certificates: CertificateRepository;
+  readonly manufacturers: ManufacturerRepository;
+  readonly enrollmentTokens: EnrollmentTokenRepository;
+  readonly enrollments: EnrollmentLedger;
+  readonly audit: AuditRepository;
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
 }

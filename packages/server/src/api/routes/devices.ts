@@ -1,11 +1,42 @@
-import { DeviceDto, DeviceListQuery, DeviceListResponse, ErrorBody, RegisterDeviceRequest } from "@vigil/contract";
+import {
+  CertificateDto,
+  DeviceDto,
+  DeviceListQuery,
+  DeviceListResponse,
+  ErrorBody,
+  PreregisterRequest,
+  PreregisterResponse,
+  RegisterDeviceRequest,
+  RevokeDeviceRequest,
+  RevokeDeviceResponse,
+} from "@vigil/contract";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { iso } from "../../core/index.js";
-import type { DeviceRecord, DeviceRegistry } from "../../identity/index.js";
+import { iso, type Clock } from "../../core/index.js";
+import type { EnrollmentService } from "../../enrollment/index.js";
+import type {
+  CertificateRecord,
+  CertificateRepository,
+  DeviceRecord,
+  DeviceRegistry,
+  IdentityService,
+} from "../../identity/index.js";
 import type { Principal } from "../../operators/index.js";
 
-function toDto(d: DeviceRecord): DeviceDto {
+export function certificateDto(c: CertificateRecord, now: number): CertificateDto {
+  const status = c.revokedAt !== null ? "revoked" : now >= c.notAfter ? "expired" : now < c.notBefore ? "not-yet-valid" : "valid";
+  return {
+    serial: c.serial,
+    subject: c.subject,
+    notBefore: iso(c.notBefore),
+    notAfter: iso(c.notAfter),
+    status,
+    revokedAt: c.revokedAt === null ? null : iso(c.revokedAt),
+    revocationReason: c.revocationReason,
+  };
+}
+
+function toDto(d: DeviceRecord, cert: CertificateRecord | undefined, now: number): DeviceDto {
   return {
     id: d.id,
     profile: d.profile,
@@ -13,23 +44,41 @@ function toDto(d: DeviceRecord): DeviceDto {
     firmwareVersion: d.firmwareVersion,
     createdAt: iso(d.createdAt),
     lastSeenAt: d.lastSeenAt === null ? null : iso(d.lastSeenAt),
+    enrolledAt: d.enrolledAt === null ? null : iso(d.enrolledAt),
+    attestationMethod: d.attestationMethod,
+    attestationStrength: d.attestationStrength,
+    keyType: d.keyType,
+    sbomRef: d.sbomRef,
+    manufacturerId: d.manufacturerId,
+    preregisteredKeySha256: d.expectedKeySha256,
+    certificate: cert === undefined ? null : certificateDto(cert, now),
   };
 }
 
-export const deviceRoutes: FastifyPluginAsyncZod<{ devices: DeviceRegistry }> = async (app, deps) => {
+const IdParams = z.object({ id: z.string().min(1).max(256) });
+
+export const deviceRoutes: FastifyPluginAsyncZod<{
+  devices: DeviceRegistry;
+  identity: IdentityService;
+  enrollment: EnrollmentService;
+  certificates: CertificateRepository;
+  clock: Clock;
+}> = async (app, deps) => {
   app.get(
     "/",
     {
       schema: {
         tags: ["devices"],
-        summary: "List devices, ordered by id, one page at a time.",
+        summary: "List devices with their certificate state, ordered by id, one page at a time.",
         querystring: DeviceListQuery,
         response: { 200: DeviceListResponse, 400: ErrorBody, 401: ErrorBody },
       },
     },
     async (request) => {
       const page = await deps.devices.list(request.query);
-      return { items: page.items.map(toDto), next: page.next };
+      const certs = await deps.certificates.latestForDevices(page.items.map((d) => d.id));
+      const now = deps.clock.now();
+      return { items: page.items.map((d) => toDto(d, certs.get(d.id), now)), next: page.next };
     },
   );
 
@@ -38,12 +87,32 @@ export const deviceRoutes: FastifyPluginAsyncZod<{ devices: DeviceRegistry }> = 
     {
       schema: {
         tags: ["devices"],
-        summary: "One device.",
-        params: z.object({ id: z.string().min(1).max(256) }),
+        summary: "One device, with its newest certificate.",
+        params: IdParams,
         response: { 200: DeviceDto, 401: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request) => toDto(await deps.devices.get(request.params.id)),
+    async (request) => {
+      const device = await deps.devices.get(request.params.id);
+      const certs = await deps.certificates.latestForDevices([device.id]);
+      return toDto(device, certs.get(device.id), deps.clock.now());
+    },
+  );
+
+  app.get(
+    "/:id/certificates",
+    {
+      schema: {
+        tags: ["devices"],
+        summary: "Every certificate issued to a device, newest first.",
+        params: IdParams,
+        response: { 200: z.object({ items: z.array(CertificateDto) }), 401: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const now = deps.clock.now();
+      return { items: (await deps.identity.certificatesOf(request.params.id)).map((c) => certificateDto(c, now)) };
+    },
   );
 
   app.post(
@@ -51,7 +120,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{ devices: DeviceRegistry }> = 
     {
       schema: {
         tags: ["devices"],
-        summary: "Pre-register a device; it stays pending until it enrolls.",
+        summary: "Register a device by id; it stays pending until it enrolls (any attestation).",
         body: RegisterDeviceRequest,
         response: { 201: DeviceDto, 400: ErrorBody, 401: ErrorBody, 409: ErrorBody, 413: ErrorBody },
       },
@@ -59,7 +128,46 @@ export const deviceRoutes: FastifyPluginAsyncZod<{ devices: DeviceRegistry }> = 
     async (request, reply) => {
       const by = (request.principal as Principal).username;
       const device = await deps.devices.register({ ...request.body, by });
-      return reply.status(201).send(toDto(device));
+      return reply.status(201).send(toDto(device, undefined, deps.clock.now()));
+    },
+  );
+
+  app.post(
+    "/import",
+    {
+      bodyLimit: 16 * 1024 * 1024,
+      schema: {
+        tags: ["devices"],
+        summary:
+          "Pre-register devices from CSV (device_id,public_key_sha256[,profile]): only a CSR with that key enrolls. All rows or none.",
+        body: PreregisterRequest,
+        response: { 201: PreregisterResponse, 400: ErrorBody, 401: ErrorBody, 409: ErrorBody, 413: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const imported = await deps.enrollment.preregister(request.body.csv, (request.principal as Principal).username);
+      return reply.status(201).send({ imported });
+    },
+  );
+
+  app.post(
+    "/:id/revoke",
+    {
+      schema: {
+        tags: ["devices"],
+        summary: "Revoke a device and all its certificates; its live sessions are cut at once.",
+        params: IdParams,
+        body: RevokeDeviceRequest,
+        response: { 200: RevokeDeviceResponse, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const serials = await deps.identity.revokeDevice(
+        request.params.id,
+        request.body.reason,
+        (request.principal as Principal).username,
+      );
+      return { device: request.params.id, revokedSerials: serials };
     },
   );
 };

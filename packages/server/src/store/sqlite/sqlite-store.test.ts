@@ -6,14 +6,15 @@ import { test } from "node:test";
 import Database from "better-sqlite3";
 import { pino } from "pino";
 import { isVigilError, type DeviceId, type Millis, type OperatorId } from "../../core/index.js";
+import { newDeviceRecord } from "../../identity/index.js";
 import { openSqliteStore } from "./sqlite-store.js";
-import { latestVersion } from "./migrations.js";
+import { latestVersion, migrations } from "./migrations.js";
 
 const log = pino({ level: "silent" });
 const dir = () => mkdtempSync(join(tmpdir(), "vigil-store-"));
 
 function device(id: string, state: "pending" | "active" = "pending") {
-  return { id: id as DeviceId, profile: "sensor", state, firmwareVersion: null, createdAt: 1 as Millis, lastSeenAt: null };
+  return newDeviceRecord({ id: id as DeviceId, profile: "sensor", state, createdAt: 1 as Millis });
 }
 
 test("migrations run once and are idempotent on reopen", async () => {
@@ -31,7 +32,7 @@ test("migrations run once and are idempotent on reopen", async () => {
   raw.close();
   assert.deepEqual(
     rows.map((r) => r.version),
-    Array.from({ length: latestVersion }, (_, i) => i + 1),
+    migrations.map((m) => m.version).sort((a, b) => a - b),
   );
 });
 

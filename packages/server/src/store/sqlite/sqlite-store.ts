@@ -1,19 +1,25 @@
 import Database from "better-sqlite3";
 import type { Scope } from "@vigil/contract";
-import { VigilError, type DeviceId, type Logger, type Millis, type OperatorId, type TokenId } from "../../core/index.js";
-import type { DevicePage, DeviceRecord, DeviceRepository, DeviceState } from "../../identity/index.js";
+import { VigilError, type Logger, type Millis, type OperatorId, type TokenId } from "../../core/index.js";
+import type { EnrollmentLedger, EnrollmentTokenRepository, ManufacturerRepository } from "../../enrollment/index.js";
+import type { CertificateRepository, DeviceRepository } from "../../identity/index.js";
 import type { OperatorRecord, OperatorRepository, Role, TokenRecord, TokenRepository } from "../../operators/index.js";
 import type { Store } from "../ports.js";
+import { conflict, isUniqueViolation, sqliteCode } from "./sql-errors.js";
+import { SqliteAudit } from "./sqlite-audit.js";
+import {
+  SqliteCertificates,
+  SqliteDevices,
+  SqliteEnrollmentLedger,
+  SqliteEnrollmentTokens,
+  SqliteManufacturers,
+} from "./sqlite-identity.js";
 import { latestVersion, migrations } from "./migrations.js";
 
 type Db = Database.Database;
 
 /** SQLite result codes that mean "this file is not (or no longer) a sound database". */
 const CORRUPT_CODES = new Set(["SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_CORRUPT_VTAB", "SQLITE_IOERR_SHORT_READ"]);
-
-function sqliteCode(error: unknown): string | undefined {
-  return typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined;
-}
 
 function corrupt(file: string, cause: unknown, detail?: string): VigilError {
   return new VigilError(
@@ -26,16 +32,22 @@ function corrupt(file: string, cause: unknown, detail?: string): VigilError {
   );
 }
 
-function conflict(what: string, cause: unknown): VigilError {
-  return new VigilError("STORE_CONFLICT", `${what} already exists`, { cause });
-}
-
 /**
  * Opens (creating if absent) the SQLite store at `file`: checks integrity before writing
  * anything, switches to WAL with synchronous=FULL (an acknowledged write survives kill -9
  * and power loss), and applies pending migrations.
  */
-export function openSqliteStore(file: string, log: Logger): Store {
+export interface SqliteOptions {
+  /**
+   * WAL `synchronous` level. "normal": a commit survives a crash or kill -9 of Vigil (the WAL
+   * is written before the commit returns) but the last commits may roll back if the machine
+   * itself loses power; "full": every commit is fsynced, surviving power loss, at the cost of
+   * an fsync that blocks the event loop on each commit (see docs/adr/0003-store-durability.md).
+   */
+  readonly synchronous: "normal" | "full";
+}
+
+export function openSqliteStore(file: string, log: Logger, options: SqliteOptions = { synchronous: "full" }): Store {
   let db: Db;
   try {
     db = new Database(file, { fileMustExist: false });
@@ -50,7 +62,7 @@ export function openSqliteStore(file: string, log: Logger): Store {
     const check = db.pragma("quick_check", { simple: true });
     if (check !== "ok") throw corrupt(file, undefined, String(check));
     db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = FULL");
+    db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
     db.pragma("foreign_keys = ON");
     db.pragma("busy_timeout = 5000");
     migrate(db, file, log);
@@ -84,9 +96,12 @@ function migrate(db: Db, file: string, log: Logger): void {
       },
     );
   }
+  const applied = new Set(
+    (db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version),
+  );
   const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
   for (const migration of migrations) {
-    if (migration.version <= current) continue;
+    if (applied.has(migration.version)) continue;
     try {
       db.transaction(() => {
         db.exec(migration.sql);
@@ -124,26 +139,17 @@ interface TokenRow {
   revoked_at: number | null;
 }
 
-interface DeviceRow {
-  id: string;
-  profile: string | null;
-  state: string;
-  firmware_version: string | null;
-  created_at: number;
-  last_seen_at: number | null;
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const code = sqliteCode(error);
-  return code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE";
-}
-
 class SqliteStore implements Store {
   readonly engine = "sqlite" as const;
   readonly location: string;
   readonly operators: OperatorRepository;
   readonly tokens: TokenRepository;
   readonly devices: DeviceRepository;
+  readonly certificates: CertificateRepository;
+  readonly manufacturers: ManufacturerRepository;
+  readonly enrollmentTokens: EnrollmentTokenRepository;
+  readonly enrollments: EnrollmentLedger;
+  readonly audit: SqliteAudit;
   readonly #db: Db;
 
   constructor(db: Db, file: string) {
@@ -152,6 +158,11 @@ class SqliteStore implements Store {
     this.operators = new SqliteOperators(db);
     this.tokens = new SqliteTokens(db);
     this.devices = new SqliteDevices(db);
+    this.certificates = new SqliteCertificates(db);
+    this.manufacturers = new SqliteManufacturers(db);
+    this.enrollmentTokens = new SqliteEnrollmentTokens(db);
+    this.enrollments = new SqliteEnrollmentLedger(db);
+    this.audit = new SqliteAudit(db);
   }
 
   async schemaVersion(): Promise<number> {
@@ -282,65 +293,5 @@ function toToken(row: TokenRow): TokenRecord {
     createdAt: row.created_at as Millis,
     expiresAt: row.expires_at as Millis,
     revokedAt: row.revoked_at as Millis | null,
-  };
-}
-
-class SqliteDevices implements DeviceRepository {
-  readonly #count;
-  readonly #get;
-  readonly #insert;
-  readonly #page;
-  readonly #pageByState;
-
-  constructor(db: Db) {
-    this.#count = db.prepare("SELECT COUNT(*) AS n FROM devices");
-    this.#get = db.prepare("SELECT * FROM devices WHERE id = ?");
-    this.#insert = db.prepare(
-      "INSERT INTO devices (id, profile, state, firmware_version, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
-    );
-    this.#page = db.prepare("SELECT * FROM devices WHERE id > ? ORDER BY id LIMIT ?");
-    this.#pageByState = db.prepare("SELECT * FROM devices WHERE state = ? AND id > ? ORDER BY id LIMIT ?");
-  }
-
-  async count(): Promise<number> {
-    return (this.#count.get() as { n: number }).n;
-  }
-
-  async get(id: DeviceId): Promise<DeviceRecord | undefined> {
-    const row = this.#get.get(id) as DeviceRow | undefined;
-    return row && toDevice(row);
-  }
-
-  async insert(r: DeviceRecord): Promise<void> {
-    try {
-      this.#insert.run(r.id, r.profile, r.state, r.firmwareVersion, r.createdAt, r.lastSeenAt);
-    } catch (error) {
-      if (isUniqueViolation(error)) throw conflict(`device ${r.id}`, error);
-      throw error;
-    }
-  }
-
-  async list(query: { limit: number; after?: string | undefined; state?: DeviceState | undefined }): Promise<DevicePage> {
-    const after = query.after ?? "";
-    // Fetch one extra row to know whether another page follows.
-    const rows = (
-      query.state === undefined
-        ? this.#page.all(after, query.limit + 1)
-        : this.#pageByState.all(query.state, after, query.limit + 1)
-    ) as DeviceRow[];
-    const items = rows.slice(0, query.limit).map(toDevice);
-    const next = rows.length > query.limit ? (items.at(-1)?.id ?? null) : null;
-    return { items, next };
-  }
-}
-
-function toDevice(row: DeviceRow): DeviceRecord {
-  return {
-    id: row.id as DeviceId,
-    profile: row.profile,
-    state: row.state as DeviceState,
-    firmwareVersion: row.firmware_version,
-    createdAt: row.created_at as Millis,
-    lastSeenAt: row.last_seen_at as Millis | null,
   };
 }
