@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Platform, loadConfig } from "../packages/server/src/app/index.js";
 import { createRootLogger } from "../packages/server/src/core/index.js";
+import { totpCode } from "../packages/server/src/identity/index.js";
 import type { BenchOptions, BenchOutput } from "./lib/benchmark.js";
 import { failures, runLoad, statusSummary, verifiedGet, verifiedRequest, type LoadResult } from "./lib/load.js";
 
@@ -179,6 +180,12 @@ async function startVigil(tmp: string): Promise<StartedVigil> {
     // The bootstrap admin must change its one-time password before other routes answer.
     const principal = await platform.operators.authenticate(issued.token);
     await platform.operators.changePassword(principal, initial.password, NEW_PASSWORD);
+    // Admins need a second factor before anything else: enrol TOTP as an authenticator app
+    // would (the code confirms it, and marks this token as opened with a second factor).
+    if (issued.mfaEnrollmentRequired) {
+      const { secret } = await platform.operators.startTotpEnrolment(principal);
+      await platform.operators.confirmTotpEnrolment(principal, await totpCode(secret, Date.now()));
+    }
     // Seeded through the API itself, as an operator would (POST /api/v1/devices).
     for (let i = 1; i <= DEVICES; i++) {
       const id = `bench-sensor-${String(i).padStart(4, "0")}`;

@@ -3,6 +3,7 @@
 // MQTT 3.1.1 CONNECT (clean session, keepalive 0: an idle device), waits for CONNACK 0 and keeps
 // the connection open until the parent says `close`. Reports progress and the result over IPC.
 import { readFileSync } from "node:fs";
+import { setInterval, clearInterval } from "node:timers";
 import { connect } from "node:tls";
 
 const { port, ca, identities, concurrency, deadline } = JSON.parse(readFileSync(process.argv[2], "utf8"));
@@ -13,7 +14,10 @@ const failures = [];
 
 function connectPacket(clientId) {
   const id = Buffer.from(clientId);
-  const body = Buffer.concat([Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x00, id.length >> 8, id.length & 0xff]), id]);
+  const body = Buffer.concat([
+    Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x00, id.length >> 8, id.length & 0xff]),
+    id,
+  ]);
   return Buffer.concat([Buffer.from([0x10, body.length]), body]);
 }
 

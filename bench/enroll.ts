@@ -28,7 +28,7 @@ certificate requested) and no work behind the handshake.
 - **Vigil, per enrollment**: TLS handshake with the device's factory certificate; HTTP parsing; the client chain
   checked against the registered manufacturer CA (signatures, validity); the CSR decoded, its self-signature
   verified, key type checked; device record looked up; a P-256 certificate issued and signed by the issuing CA;
-  device + certificate stored in one SQLite transaction (WAL, \`synchronous=FULL\`); \`enrollment.completed\` and
+  device + certificate stored in one SQLite transaction (WAL, group commit, \`store.synchronous\` default); \`enrollment.completed\` and
   \`identity.issued\` signals (recorded by the audit log); PKCS#7 certs-only response.
 - **Ceiling, per connection**: the same handshake, then the same request bytes read and a fixed 200 answer.
 - The load generator runs in a worker thread (the second core); both phases send the same pre-generated CSRs

@@ -147,17 +147,15 @@ export async function run({ duration, progress, signal }: BenchOptions): Promise
       for (let i = 0; i < ids.length; i += 10) {
         creds.push(
           ...(await Promise.all(
-            ids
-              .slice(i, i + 10)
-              .map((id, j) =>
-                enroll({
-                  server: p.url,
-                  caPem: p.ca,
-                  deviceId: id,
-                  dir: join(tmp, "devices", id),
-                  attestation: { kind: "claim-token", token: tokens[i + j]! },
-                }),
-              ),
+            ids.slice(i, i + 10).map((id, j) =>
+              enroll({
+                server: p.url,
+                caPem: p.ca,
+                deviceId: id,
+                dir: join(tmp, "devices", id),
+                attestation: { kind: "claim-token", token: tokens[i + j]! },
+              }),
+            ),
           )),
         );
       }

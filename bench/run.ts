@@ -4,13 +4,14 @@
 // `docs/benchmarks.md` from every result file.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { availableParallelism, constants } from "node:os";
+import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { RunAborted, UsageError, isBenchmarkModule, type BenchmarkModule, type BenchOutput } from "./lib/benchmark.js";
 import { renderBenchmarksDoc, writeBenchmarksDoc, type BenchmarkText } from "./lib/docs.js";
-import { currentLoad, describeMachine } from "./lib/machine.js";
+import { cpuSnapshot, currentLoad, describeMachine, otherCpuPercent } from "./lib/machine.js";
 import { Progress } from "./lib/progress.js";
 import { readResults, writeResult } from "./lib/results.js";
 
@@ -22,6 +23,8 @@ const DEFAULT_DURATION = 10;
 const DEFAULT_CONNECTIONS = 20;
 /** After an abort, how long a benchmark may take to clean up before the process exits anyway. */
 const GRACE_MS = 15_000;
+/** Above this share of all cores used by other processes, a run warns that it is skewed. */
+const BUSY_PERCENT = 10;
 
 const USAGE = `usage: npm run bench -- <name>... [--duration SECONDS] [--connections N]
        npm run bench -- --list
@@ -146,12 +149,15 @@ async function runOne(name: string, cli: Cli, argv: readonly string[], interrupt
   interrupt.addEventListener("abort", onInterrupt, { once: true });
 
   const loadAtStart = currentLoad();
-  progress.note(
-    `duration ${cli.duration} s per phase, ${cli.connections} connections, time budget ${budget} s, load ${loadAtStart}`,
-  );
-  if (loadAtStart > availableParallelism() / 2) {
-    progress.note(`warning: the machine is busy (load ${loadAtStart} on ${availableParallelism()} cores); expect noisy figures`);
+  progress.note(`duration ${cli.duration} s per phase, ${cli.connections} connections, time budget ${budget} s`);
+  // One idle second first: is something else using the CPUs?
+  const idleFrom = cpuSnapshot();
+  await sleep(1000);
+  const othersBefore = otherCpuPercent(idleFrom, cpuSnapshot());
+  if (othersBefore > BUSY_PERCENT) {
+    progress.note(`warning: other processes use ${othersBefore}% of the CPUs (load ${loadAtStart}); expect skewed figures`);
   }
+  const runFrom = cpuSnapshot();
   let output: BenchOutput;
   try {
     output = await module.run({ duration: cli.duration, connections: cli.connections, progress, signal: controller.signal });
@@ -162,9 +168,15 @@ async function runOne(name: string, cli: Cli, argv: readonly string[], interrupt
     clearTimeout(watchdog);
     interrupt.removeEventListener("abort", onInterrupt);
   }
+  const others = otherCpuPercent(runFrom, cpuSnapshot());
+  if (others > BUSY_PERCENT) {
+    progress.note(
+      `warning: other processes used ${others}% of the CPUs during the run; the figures are skewed (recorded with them)`,
+    );
+  }
   const file = await writeResult(RESULTS_DIR, {
     benchmark: name,
-    machine: describeMachine(commandLine(argv), loadAtStart),
+    machine: describeMachine(commandLine(argv), { loadAtStart, otherCpuPercent: others }),
     figures: output.figures,
     ratios: output.ratios,
   });

@@ -39,10 +39,47 @@ export const errorCatalogue = {
   },
   AUTH_BAD_CREDENTIALS: { owner: "operators", meaning: "The operator name or password is wrong." },
   OPERATOR_PASSWORD_WEAK: { owner: "operators", meaning: "The new password does not meet the password policy." },
+  AUTH_MFA_REQUIRED: {
+    owner: "operators",
+    meaning:
+      "The password was right but a second factor is needed: answer the challenge (TOTP code, recovery code or WebAuthn) to get a token or session.",
+  },
+  AUTH_MFA_ENROLLMENT_REQUIRED: {
+    owner: "operators",
+    meaning: "The operator's role needs a second factor and none is enrolled yet: enrol TOTP or WebAuthn before anything else.",
+  },
+  AUTH_MFA_INVALID: {
+    owner: "operators",
+    meaning: "The TOTP code, recovery code or WebAuthn assertion is wrong, used or stale.",
+  },
+  AUTH_MFA_CHALLENGE_INVALID: {
+    owner: "operators",
+    meaning: "The login challenge is unknown, expired, used up or for another step.",
+  },
+  AUTH_LOCKED: {
+    owner: "operators",
+    meaning: "Too many failed logins for this operator or from this address: locked for a while (the delay doubles each time).",
+  },
+  AUTH_PERMISSION_DENIED: { owner: "operators", meaning: "The operator's role does not grant the permission this route needs." },
+  AUTH_CSRF_FAILED: {
+    owner: "api",
+    meaning:
+      "A state-changing request authenticated by the console cookie lacks a matching CSRF token or comes from another origin.",
+  },
+  OPERATOR_NOT_FOUND: { owner: "operators", meaning: "No operator has this name." },
+  OPERATOR_EXISTS: { owner: "operators", meaning: "An operator with this name already exists." },
+  OPERATOR_INVALID: { owner: "operators", meaning: "The operator name, role or sites are not valid." },
+  OPERATOR_MFA_NOT_PENDING: { owner: "operators", meaning: "There is no TOTP or WebAuthn enrolment in progress to confirm." },
+  KEY_ROTATION_FAILED: {
+    owner: "identity",
+    meaning:
+      "Re-wrapping the data keys under a new master key failed; the items keep working under either key and a retry resumes.",
+  },
   // identity
   DEVICE_NOT_FOUND: { owner: "identity", meaning: "No device has this id." },
   DEVICE_EXISTS: { owner: "identity", meaning: "A device with this id is already registered." },
   DEVICE_ID_INVALID: { owner: "identity", meaning: "The device id has characters or a length Vigil does not accept." },
+  TRUST_NOT_SCORED: { owner: "trust", meaning: "The device has no trust score yet: it has not enrolled." },
   // audit
   AUDIT_CHAIN_BROKEN: {
     owner: "audit",
@@ -179,6 +216,57 @@ export const errorCatalogue = {
     owner: "network",
     meaning: "A device-fingerprint model file is unreadable or not in the expected format.",
   },
+  // assessment
+  SBOM_INVALID: {
+    owner: "assessment",
+    meaning:
+      "The SBOM is not a CycloneDX 1.5/1.6 JSON document, is too large, or names no firmware version; nothing was imported.",
+  },
+  VEX_INVALID: {
+    owner: "assessment",
+    meaning: "The VEX document is not a CycloneDX 1.5/1.6 JSON document with vulnerabilities.",
+  },
+  ADVISORY_SOURCE_UNREADABLE: {
+    owner: "assessment",
+    meaning:
+      "The advisory directory or ZIP cannot be read at all (not a ZIP, too large, too many entries); per-record problems are reported, not thrown.",
+  },
+  AUDIT_CHECK_UNKNOWN: { owner: "assessment", meaning: "No audit check has this id." },
+  // ota
+  OTA_KEYS_ABSENT: {
+    owner: "ota",
+    meaning: "The OTA signing keys (root and targets) have not been created: run `vigil ota keys init`.",
+  },
+  OTA_KEYS_EXIST: { owner: "ota", meaning: "The OTA signing keys already exist; rotate them with `vigil ota keys rotate`." },
+  OTA_METADATA_INVALID: {
+    owner: "ota",
+    meaning: "Stored OTA metadata does not verify against its own root (altered on disk, or a key is missing).",
+  },
+  OTA_ARTIFACT_INVALID: {
+    owner: "ota",
+    meaning:
+      "The firmware image or its manifest is invalid (empty or too large, bad version, unknown profile, counter below the last).",
+  },
+  OTA_ARTIFACT_EXISTS: { owner: "ota", meaning: "An artifact with this name already exists; artifacts are immutable." },
+  OTA_ARTIFACT_NOT_FOUND: { owner: "ota", meaning: "No firmware artifact has this name." },
+  OTA_CAMPAIGN_NOT_FOUND: { owner: "ota", meaning: "No update campaign has this id." },
+  OTA_CAMPAIGN_INVALID: {
+    owner: "ota",
+    meaning: "The campaign cannot be created: no device matches its target, or a targeted device cannot take the artifact.",
+  },
+  OTA_CAMPAIGN_STATE: {
+    owner: "ota",
+    meaning: "The campaign is not in a state that allows this action (e.g. resume a completed campaign).",
+  },
+  OTA_DEVICE_AUTH_REQUIRED: {
+    owner: "ota",
+    meaning: "Firmware and OTA metadata are served only to a device presenting a valid Vigil device certificate over mutual TLS.",
+  },
+  OTA_DEVICE_NOT_ELIGIBLE: {
+    owner: "ota",
+    meaning: "The device's profile does not match the artifact's: it may not download it.",
+  },
+  OTA_RANGE_NOT_SATISFIABLE: { owner: "ota", meaning: "The requested byte range lies outside the firmware image." },
 } as const satisfies Record<string, { owner: string; meaning: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -9,6 +9,10 @@ export const ErrorBody = z
       hint: z.string().optional().describe("What to do next"),
       requestId: z.string().optional(),
       issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+      challenge: z
+        .object({ id: z.string(), methods: z.array(z.string()), expiresAt: z.string() })
+        .optional()
+        .describe("AUTH_MFA_REQUIRED only: the login challenge to answer with a second factor"),
     }),
   })
   .meta({ id: "ErrorBody" });
@@ -32,6 +36,12 @@ export const LoginRequest = z
   .object({
     username: z.string().min(1).max(64),
     password: z.string().min(1).max(1024),
+    totp: z
+      .string()
+      .regex(/^\d{6}$/)
+      .optional()
+      .describe("The current TOTP code, to log in in one step"),
+    recoveryCode: z.string().min(1).max(64).optional().describe("A one-time recovery code instead of a TOTP code"),
     scopes: z.array(Scope).min(1).max(3).optional(),
     ttlSeconds: z
       .number()
@@ -51,6 +61,9 @@ export const TokenResponse = z.object({
   scopes: z.array(Scope),
   expiresAt: z.string(),
   mustChangePassword: z.boolean(),
+  mfaEnrollmentRequired: z
+    .boolean()
+    .describe("True until the operator enrols a second factor; the token then works only for enrolment"),
 });
 export type TokenResponse = z.infer<typeof TokenResponse>;
 
@@ -64,6 +77,10 @@ export const WhoAmIResponse = z.object({
   tokenId: z.string(),
   scopes: z.array(Scope),
   expiresAt: z.string(),
+  role: z.string(),
+  sites: z.array(z.string()).describe('Sites the operator may see; ["*"] means every site'),
+  via: z.enum(["token", "session"]),
+  mfa: z.boolean().describe("Whether this token or session was opened with a second factor"),
 });
 export type WhoAmIResponse = z.infer<typeof WhoAmIResponse>;
 
@@ -122,6 +139,7 @@ export const AttestationMethod = z.enum(["manufacturer-certificate", "pre-regist
 
 export const DeviceDto = z.object({
   id: z.string(),
+  site: z.string().describe("The site the device belongs to; operators see only their sites' devices"),
   profile: z.string().nullable(),
   state: DeviceState,
   firmwareVersion: z.string().nullable(),
@@ -154,6 +172,11 @@ export const RegisterDeviceRequest = z
   .object({
     id: z.string().min(1).max(128),
     profile: z.string().min(1).max(64).optional(),
+    site: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,63}$/)
+      .optional()
+      .describe("Default: the operator's only site, else `default`"),
   })
   .strict();
 export type RegisterDeviceRequest = z.infer<typeof RegisterDeviceRequest>;
@@ -175,6 +198,11 @@ export const PreregisterRequest = z
       .min(1)
       .max(16 * 1024 * 1024)
       .describe("device_id,public_key_sha256[,profile] per line"),
+    site: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,63}$/)
+      .optional()
+      .describe("Site of the imported devices. Default: the operator's only site, else `default`"),
   })
   .strict();
 export const PreregisterResponse = z.object({ imported: z.number() });
@@ -241,3 +269,53 @@ export const CaInfoResponse = z.object({
   deviceCertValidityDays: z.number(),
 });
 export type CaInfoResponse = z.infer<typeof CaInfoResponse>;
+
+export const TrustTier = z.enum(["quarantine", "restricted", "standard", "trusted"]);
+export const TrustThresholds = z.object({ restricted: z.number(), standard: z.number(), trusted: z.number() });
+export const TrustEvidenceDto = z.object({
+  signal: z.string().describe("The signal the evidence came from, e.g. finding.raised"),
+  at: z.string(),
+  ref: z.string().nullable().describe("Finding id, advisory id or certificate serial, when there is one"),
+  link: z.string().nullable().describe("Where to read more (an advisory's OSV page), when there is one"),
+  summary: z.string(),
+});
+export const TrustFactorDto = z.object({
+  id: z.string(),
+  title: z.string(),
+  weight: z.number().describe("Weight under the device's vertical; all weights sum to 1"),
+  value: z.number().describe("0..1: how good this factor's evidence is"),
+  contribution: z.number().describe("Score points given: 100 x weight x value"),
+  lost: z.number().describe("Score points this factor could give and does not"),
+  detail: z.string(),
+  evidence: z.array(TrustEvidenceDto),
+});
+export const TrustHistoryDto = z.object({
+  at: z.string(),
+  score: z.number(),
+  tier: TrustTier,
+  from: TrustTier.nullable().describe("The tier before, when this entry changed it"),
+  reasons: z.array(z.string()),
+});
+export const DeviceTrustResponse = z.object({
+  device: z.string(),
+  score: z.number().describe("0..100"),
+  tier: TrustTier.describe("The tier in force: the score's tier, lowered by any ceiling"),
+  scoreTier: TrustTier.describe("The tier the score alone maps to"),
+  vertical: z.string(),
+  thresholds: TrustThresholds,
+  ceilings: z.array(z.object({ tier: TrustTier, reason: z.string(), evidence: z.array(TrustEvidenceDto) })),
+  quarantineAwaitsApproval: z.boolean(),
+  connected: z.boolean(),
+  factors: z.array(TrustFactorDto),
+  history: z.array(TrustHistoryDto).describe("Newest first"),
+});
+export type DeviceTrustResponse = z.infer<typeof DeviceTrustResponse>;
+export const TrustSummaryResponse = z.object({
+  devices: z.number().int(),
+  tiers: z.object({ quarantine: z.number(), restricted: z.number(), standard: z.number(), trusted: z.number() }),
+  thresholds: TrustThresholds,
+  lowest: z
+    .array(z.object({ device: z.string(), score: z.number(), tier: TrustTier, vertical: z.string() }))
+    .describe("The lowest-scored devices, lowest first"),
+});
+export type TrustSummaryResponse = z.infer<typeof TrustSummaryResponse>;

@@ -1,2 +1,5 @@
 export * from "./errors.js";
 export * from "./http.js";
+export * from "./operators.js";
+export * from "./ota.js";
+export * from "./assessment.js";

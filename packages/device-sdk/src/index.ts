@@ -12,3 +12,12 @@ export {
   type Posture,
 } from "./enroll.js";
 export { connect, type ConnectOptions, type DeviceConnection } from "./connect.js";
+export {
+  OtaAgent,
+  OtaRefused,
+  updateRoot,
+  checkTargets,
+  type FirmwareSlots,
+  type OtaAgentOptions,
+  type OtaOutcome,
+} from "./ota.js";

@@ -52,7 +52,22 @@ test("healthz and readyz answer without a token over HTTPS verified by Vigil's C
   assert.equal(ready.data.ready, true);
   assert.deepEqual(
     ready.data.services.map((s) => s.name),
-    ["data-dir", "store", "keys", "audit", "signals", "pki", "policy", "operators", "gateway", "api"],
+    [
+      "data-dir",
+      "store",
+      "keys",
+      "audit",
+      "signals",
+      "pki",
+      "policy",
+      "operators",
+      "trust",
+      "gateway",
+      "detection",
+      "assessment",
+      "ota",
+      "api",
+    ],
   );
 });
 
@@ -97,6 +112,7 @@ test("a tampered token and an expired token are refused with their own codes", a
     username: "admin",
     password: t.adminPassword,
     ttlSeconds: 60,
+    totp: await t.totp(),
   });
   const target = { ...t.anonymous, token: shortLived.data.token };
   await callApi(target, "GET", "/api/v1/devices");
@@ -109,6 +125,7 @@ test("a read-only token cannot write: 403 AUTH_SCOPE_MISSING, and nothing is cre
     username: "admin",
     password: t.adminPassword,
     scopes: ["read"],
+    totp: await t.totp(),
   });
   const reader = { ...t.anonymous, token: login.data.token };
   await expectError(callApi(reader, "POST", "/api/v1/devices", { id: "scope-test" }), 403, "AUTH_SCOPE_MISSING");

@@ -42,6 +42,7 @@ before(async () => {
   const again = await callApi<{ token: string }>(t.anonymous, "POST", "/api/v1/auth/login", {
     username: "admin",
     password: newPassword,
+    totp: await t.totp(),
   });
   secrets.push(newPassword, again.data.token);
   t.admin = { ...t.admin, token: again.data.token };
@@ -83,6 +84,7 @@ test("every operator action is in the log, in order, with who did it; the API pa
     username: "admin",
     password: newPassword,
     scopes: ["read"],
+    totp: await t.totp(),
   });
   secrets.push(readOnly.data.token);
   const asReader: ApiTarget = { ...t.anonymous, token: readOnly.data.token };
@@ -105,7 +107,7 @@ test("vigil audit list shows the newest entries through the API", async () => {
   const passwordFile = join(work.path, "password");
   writeFileSync(passwordFile, `${newPassword}\n`);
   const server = ["--server", t.platform.url, "--ca-file", t.platform.caFile];
-  const login = await runCli([...server, "login", "--password-file", passwordFile], { env });
+  const login = await runCli([...server, "login", "--password-file", passwordFile, "--totp-code", await t.totp()], { env });
   assert.equal(login.code, 0, login.stderr);
   const table = await runCli([...server, "audit", "list", "--limit", "5"], { env });
   assert.equal(table.code, 0, table.stderr);

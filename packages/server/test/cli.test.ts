@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, test } from "node:test";
-import { runCli, startDaemon, tempDir, waitForExit } from "./support.js";
+import { cliFirstLogin, runCli, startDaemon, tempDir, waitForExit } from "./support.js";
 
 const exec = promisify(execFile);
 const work = tempDir("vigil-cli-");
@@ -43,20 +43,14 @@ test("vigil up: curl --cacert reaches /readyz; login, status, devices and config
 
     const newPassword = join(work.path, "new-password");
     writeFileSync(newPassword, "operator chosen passphrase\n");
-    const login = await runCli(
-      [
-        "login",
-        "--data-dir",
-        dataDir,
-        "--password-file",
-        join(dataDir, "initial-admin-password"),
-        "--new-password-file",
-        newPassword,
-      ],
+    const login = await cliFirstLogin(
+      ["--data-dir", dataDir, "--password-file", join(dataDir, "initial-admin-password"), "--new-password-file", newPassword],
       { env },
     );
     assert.equal(login.code, 0, login.stderr);
     assert.match(login.stdout, /Logged in to .* as admin/);
+    assert.match(login.stdout, /TOTP enrolled\. Recovery codes/);
+    assert.equal(login.stdout.match(/^ {2}[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}$/gm)?.length, 10);
     assert.equal(existsSync(join(dataDir, "initial-admin-password")), false, "the one-time password file is gone once changed");
     const credentials = readFileSync(join(work.path, "xdg", "vigil", "credentials.json"), "utf8");
     assert.match(credentials, /vgl1\./);

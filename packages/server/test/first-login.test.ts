@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { Platform, loadConfig } from "../src/app/index.js";
 import { ApiError, callApi } from "../src/cli/client.js";
+import { totpCode } from "../src/identity/index.js";
 import { memoryLogger, tempDir } from "./support.js";
 
 test("first start: one-time admin password in a 0600 file; it must be changed before anything else; the file then disappears", async () => {
@@ -32,6 +33,15 @@ test("first start: one-time admin password in a 0600 file; it must be changed be
     assert.ok(refused instanceof ApiError && refused.status === 403 && refused.code === "AUTH_PASSWORD_CHANGE_REQUIRED");
     await callApi(admin, "POST", "/api/v1/auth/password", { currentPassword: shown[0], newPassword: "my own long passphrase" });
     assert.equal(existsSync(file), false);
+    // Then a second factor, before anything else.
+    const notYet = await callApi(admin, "GET", "/api/v1/devices").catch((e: unknown) => e);
+    assert.ok(notYet instanceof ApiError && notYet.status === 403 && notYet.code === "AUTH_MFA_ENROLLMENT_REQUIRED");
+    const enrol = await callApi<{ secret: string; otpauthUri: string }>(admin, "POST", "/api/v1/auth/mfa/totp");
+    assert.match(enrol.data.otpauthUri, /^otpauth:\/\/totp\//);
+    const confirmed = await callApi<{ recoveryCodes: string[] }>(admin, "POST", "/api/v1/auth/mfa/totp/confirm", {
+      code: await totpCode(enrol.data.secret, Date.now()),
+    });
+    assert.equal(confirmed.data.recoveryCodes.length, 10);
     const devices = await callApi<{ items: unknown[] }>(admin, "GET", "/api/v1/devices");
     assert.deepEqual(devices.data.items, []);
   } finally {

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { exec, opensslCsr, opensslFactory, estPost, errorCode } from "./est-support.js";
-import { runCli, startDaemon, tempDir, waitForExit } from "./support.js";
+import { cliFirstLogin, runCli, startDaemon, tempDir, waitForExit } from "./support.js";
 
 const work = tempDir("vigil-idcli-");
 after(() => work.remove());
@@ -19,23 +19,18 @@ test("CLI: tokens, manufacturers, pre-registration, revocation, certificates, CA
   const cli = (...args: string[]) => runCli([...args, "--data-dir", dataDir], { env });
   try {
     writeFileSync(join(work.path, "pw"), "identity cli passphrase\n");
-    assert.equal(
-      (
-        await runCli(
-          [
-            "login",
-            "--data-dir",
-            dataDir,
-            "--password-file",
-            join(dataDir, "initial-admin-password"),
-            "--new-password-file",
-            join(work.path, "pw"),
-          ],
-          { env },
-        )
-      ).code,
-      0,
+    const login = await cliFirstLogin(
+      [
+        "--data-dir",
+        dataDir,
+        "--password-file",
+        join(dataDir, "initial-admin-password"),
+        "--new-password-file",
+        join(work.path, "pw"),
+      ],
+      { env },
     );
+    assert.equal(login.code, 0, login.stderr);
 
     const created = await cli("tokens", "create", "--profile", "smart-meter", "--ttl", "30m", "--count", "3");
     assert.equal(created.code, 0, created.stderr);

@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Writable } from "node:stream";
 import { Platform, loadConfig } from "../src/app/index.js";
-import { createRootLogger, type Clock } from "../src/core/index.js";
+import { createRootLogger, type Clock, type Millis } from "../src/core/index.js";
 import { callApi, type ApiTarget } from "../src/cli/client.js";
+import { totpCode } from "../src/identity/index.js";
 
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const tsxLoader = join(repoRoot, "node_modules/tsx/dist/esm/index.mjs");
@@ -29,16 +30,62 @@ export function memoryLogger(level: "info" | "debug" | "warn" = "info") {
   return { log: createRootLogger({ level, destination }), lines };
 }
 
+/** Real time plus an offset a test can move forward (a TOTP code works once per 30 s step). */
+export class OffsetClock implements Clock {
+  #offset = 0;
+  now(): Millis {
+    return (Date.now() + this.#offset) as Millis;
+  }
+  advance(ms: number): void {
+    this.#offset += ms;
+  }
+}
+
+/** A clock the test support may move forward to get a fresh TOTP step. */
+type AdvanceableClock = Clock & { advance(ms: number): void };
+
 export interface TestPlatform {
   platform: Platform;
   dir: string;
-  /** Target with a working admin token (the one-time password already changed). */
+  /** Target with a working admin token (one-time password changed, TOTP enrolled). */
   admin: ApiTarget;
   /** The admin's password after the change. */
   adminPassword: string;
+  /** The admin's TOTP secret (base32) and its recovery codes, as shown at enrolment. */
+  adminTotpSecret: string;
+  adminRecoveryCodes: string[];
   anonymous: ApiTarget;
   logLines: string[];
+  clock: AdvanceableClock;
+  /** A fresh TOTP code of the admin: moves the platform's clock to the next 30 s step first. */
+  totp(secret?: string): Promise<string>;
+  /** Logs the admin in again (password + a fresh TOTP code); returns the token. */
+  login(body?: Record<string, unknown>): Promise<string>;
   stop(): Promise<void>;
+}
+
+/**
+ * The first login of an operator through the API: one-time password, password change, TOTP
+ * enrolment confirmed with a first code. Returns the now fully usable token.
+ */
+export async function firstLogin(
+  anonymous: ApiTarget,
+  input: { username: string; oneTimePassword: string; newPassword: string; now: () => number },
+): Promise<{ token: string; totpSecret: string; recoveryCodes: string[] }> {
+  const login = await callApi<{ token: string }>(anonymous, "POST", "/api/v1/auth/login", {
+    username: input.username,
+    password: input.oneTimePassword,
+  });
+  const target = { ...anonymous, token: login.data.token };
+  await callApi(target, "POST", "/api/v1/auth/password", {
+    currentPassword: input.oneTimePassword,
+    newPassword: input.newPassword,
+  });
+  const enrol = await callApi<{ secret: string }>(target, "POST", "/api/v1/auth/mfa/totp");
+  const confirmed = await callApi<{ recoveryCodes: string[] }>(target, "POST", "/api/v1/auth/mfa/totp/confirm", {
+    code: await totpCode(enrol.data.secret, input.now()),
+  });
+  return { token: login.data.token, totpSecret: enrol.data.secret, recoveryCodes: confirmed.data.recoveryCodes };
 }
 
 /** Starts a real Vigil in this process (HTTPS on a free loopback port, SQLite in a temp dir). */
@@ -53,11 +100,19 @@ export async function startPlatform(
   });
   const { log, lines } = memoryLogger();
   let initial: { username: string; password: string } | undefined;
+  const given = options.clock as Partial<AdvanceableClock> | undefined;
+  // A clock of the test's own that cannot be moved: a fresh TOTP step then means waiting for it.
+  const clock: AdvanceableClock =
+    given === undefined
+      ? new OffsetClock()
+      : typeof given.advance === "function"
+        ? (given as AdvanceableClock)
+        : { now: () => (given as Clock).now(), advance: () => undefined };
   const platform = new Platform({
     config,
     log,
     processMetrics: false,
-    ...(options.clock ? { clock: options.clock } : {}),
+    clock,
     onInitialPassword: (c) => {
       initial = c;
     },
@@ -66,20 +121,45 @@ export async function startPlatform(
   const anonymous: ApiTarget = { url: platform.url, ca: platform.ca };
   const adminPassword = "correct horse battery staple";
   let admin: ApiTarget = anonymous;
+  let adminTotpSecret = "";
+  let adminRecoveryCodes: string[] = [];
   if (initial !== undefined) {
-    const login = await callApi<{ token: string }>(anonymous, "POST", "/api/v1/auth/login", {
+    const first = await firstLogin(anonymous, {
       username: "admin",
-      password: initial.password,
+      oneTimePassword: initial.password,
+      newPassword: adminPassword,
+      now: () => clock.now(),
     });
-    admin = { ...anonymous, token: login.data.token };
-    await callApi(admin, "POST", "/api/v1/auth/password", { currentPassword: initial.password, newPassword: adminPassword });
+    admin = { ...anonymous, token: first.token };
+    adminTotpSecret = first.totpSecret;
+    adminRecoveryCodes = first.recoveryCodes;
   }
+  let lastStep = Math.floor(clock.now() / 30_000);
+  const totp = async (secret = adminTotpSecret) => {
+    clock.advance(30_000);
+    while (Math.floor(clock.now() / 30_000) <= lastStep) await new Promise((r) => setTimeout(r, 250));
+    lastStep = Math.floor(clock.now() / 30_000);
+    return totpCode(secret, clock.now());
+  };
   return {
     platform,
     dir,
     admin,
     adminPassword,
+    adminTotpSecret,
+    adminRecoveryCodes,
     anonymous,
+    clock,
+    totp,
+    login: async (body = {}) =>
+      (
+        await callApi<{ token: string }>(anonymous, "POST", "/api/v1/auth/login", {
+          username: "admin",
+          password: adminPassword,
+          totp: await totp(),
+          ...body,
+        })
+      ).data.token,
     logLines: lines,
     stop: async () => {
       await platform.stop("test done");
@@ -197,5 +277,36 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
     server.on("error", reject);
+  });
+}
+
+/**
+ * `vigil login` on a first login, as an operator would do it: the CLI prints the otpauth URI,
+ * the "authenticator" (this helper) reads its secret and types the current code.
+ */
+export function cliFirstLogin(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliRun & { totpSecret: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawnCli(["login", ...args], options);
+    let stdout = "";
+    let stderr = "";
+    let secret = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
+    child.stdout?.on("data", (c: Buffer) => {
+      stdout += c.toString();
+      const found = /otpauth:\/\/totp\/\S*[?&]secret=([A-Z2-7]+)/.exec(stdout);
+      if (found?.[1] !== undefined && secret === "") {
+        secret = found[1];
+        void totpCode(secret, Date.now()).then((code) => child.stdin?.end(`${code}\n`));
+      }
+    });
+    child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, totpSecret: secret });
+    });
   });
 }

@@ -1,48 +1,53 @@
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import type { ErrorBody, Scope } from "@vigil/contract";
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { ErrorBody } from "@vigil/contract";
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
-  serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import type { AuditLog } from "../audit/index.js";
+import type { AssessmentService } from "../assessment/index.js";
 import { VigilError, isVigilError, type Clock, type Logger, type Metrics } from "../core/index.js";
 import type { EnrollmentService } from "../enrollment/index.js";
 import type { CertificateAuthority, CertificateRepository, DeviceRegistry, IdentityService } from "../identity/index.js";
-import type { OperatorService, Principal } from "../operators/index.js";
+import type { OperatorAdmin, OperatorService } from "../operators/index.js";
 import type { SignalBus } from "../signals/index.js";
+import type { TrustService } from "../trust/index.js";
 import { httpStatusOf } from "./http-errors.js";
+import { serializerCompiler } from "./serializer.js";
 import { auditRoutes } from "./routes/audit.js";
+import { assessmentRoutes } from "./routes/assessment.js";
 import { authRoutes } from "./routes/auth.js";
 import { deviceRoutes } from "./routes/devices.js";
 import { enrollmentRoutes } from "./routes/enrollment.js";
 import { estRoutes } from "./routes/est.js";
 import { healthRoutes, type PlatformStatus } from "./routes/health.js";
-
-declare module "fastify" {
-  interface FastifyContextConfig {
-    /** Public routes skip authentication; everything else is deny-by-default. */
-    public?: boolean;
-    /** The scope a token must carry. Defaults to "read" for GET/HEAD and "write" otherwise. */
-    scope?: Scope;
-    /** Allowed while the operator still has to change a one-time password. */
-    allowDuringPasswordChange?: boolean;
-  }
-  interface FastifyRequest {
-    principal?: Principal;
-  }
-}
+import { trustRoutes } from "./routes/trust.js";
+import { keyRoutes, type KeyRotation } from "./routes/keys.js";
+import { mfaRoutes } from "./routes/mfa.js";
+import { operatorRoutes } from "./routes/operators.js";
+import { sessionRoutes } from "./routes/sessions.js";
+import { installAuth } from "./rbac.js";
+import { otaDeviceRoutes, otaRoutes, type OtaRouteDeps } from "./routes/ota.js";
 
 export interface ApiDeps {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly bus: SignalBus;
   readonly operators: OperatorService;
+  readonly operatorAdmin: OperatorAdmin;
+  readonly keyRotation: KeyRotation;
+  readonly sessionTtlSeconds: number;
   readonly devices: DeviceRegistry;
+  readonly trust: TrustService;
+  /** Vulnerability assessment, audit checks, compliance reports. */
+  readonly assessment: AssessmentService;
+  readonly maxSbomBytes: number;
+  /** OTA updates: operator routes under /api/v1/ota, device routes (mutual TLS) under /ota/v1. */
+  readonly ota?: Pick<OtaRouteDeps, "updates" | "campaigns" | "deviceRepository" | "maxImageBytes">;
   readonly identity: IdentityService;
   readonly enrollment: EnrollmentService;
   readonly ca: CertificateAuthority;
@@ -87,7 +92,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
 
   installMetrics(app, deps.metrics);
   installErrorHandling(app, deps.log);
-  installAuth(app, deps);
+  installAuth(app, { bus: deps.bus, operators: deps.operators, log: deps.log, sendError });
 
   // The docs' own routes are public (the hook must exist before swagger-ui adds them).
   app.addHook("onRoute", (route) => {
@@ -106,10 +111,21 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   const typed = app.withTypeProvider<ZodTypeProvider>();
   await typed.register(healthRoutes, deps);
   await typed.register(authRoutes, { ...deps, prefix: "/api/v1/auth" });
+  await typed.register(mfaRoutes, { ...deps, prefix: "/api/v1/auth" });
+  await typed.register(sessionRoutes, { ...deps, prefix: "/api/v1/auth" });
+  await typed.register(operatorRoutes, { ...deps, prefix: "/api/v1/operators" });
+  await typed.register(keyRoutes, { ...deps, prefix: "/api/v1/keys" });
   await typed.register(deviceRoutes, { ...deps, prefix: "/api/v1/devices" });
+  await typed.register(trustRoutes, { ...deps, prefix: "/api/v1" });
   await typed.register(estRoutes, deps);
   await typed.register(enrollmentRoutes, deps);
   await typed.register(auditRoutes, { ...deps, prefix: "/api/v1/audit" });
+  await typed.register(assessmentRoutes, { ...deps, prefix: "/api/v1" });
+  if (deps.ota !== undefined) {
+    const ota = { ...deps.ota, ca: deps.ca, certificates: deps.certificates, clock: deps.clock };
+    await typed.register(otaRoutes, { ...ota, prefix: "/api/v1/ota" });
+    await typed.register(otaDeviceRoutes, { ...ota, prefix: "/ota/v1" });
+  }
   return app;
 }
 
@@ -120,12 +136,18 @@ function requestIds(): () => string {
 }
 
 export function sendError(reply: FastifyReply, error: VigilError, extra: Partial<ErrorBody["error"]> = {}): FastifyReply {
+  // AUTH_MFA_REQUIRED carries its login challenge; AUTH_LOCKED says when to retry (RFC 9110 §10.2.3).
+  const challenge =
+    error.code === "AUTH_MFA_REQUIRED" ? (error.details?.challenge as ErrorBody["error"]["challenge"]) : undefined;
+  const retryAfter = error.details?.retryAfterSeconds;
+  if (typeof retryAfter === "number") void reply.header("retry-after", String(retryAfter));
   const body: ErrorBody = {
     error: {
       code: error.code,
       message: error.message,
       ...(error.hint ? { hint: error.hint } : {}),
       requestId: String(reply.request.id),
+      ...(challenge ? { challenge } : {}),
       ...extra,
     },
   };
@@ -214,65 +236,6 @@ function installErrorHandling(app: FastifyInstance, log: Logger): void {
         hint: `Quote request id ${request.id} when reporting it.`,
       }),
     );
-  });
-}
-
-function installAuth(app: FastifyInstance, deps: ApiDeps): void {
-  app.decorateRequest("principal", undefined);
-  app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
-    const route = request.routeOptions;
-    if (route.url === undefined || route.config.public === true) return; // 404s and public routes
-    const deny = (error: VigilError) => {
-      deps.bus.emit("auth.denied", {
-        remote: request.ip,
-        route: `${request.method} ${route.url ?? ""}`,
-        code: error.code,
-        ...(request.principal ? { tokenId: request.principal.tokenId } : {}),
-      });
-      return sendError(reply, error);
-    };
-    const header = request.headers.authorization;
-    if (header === undefined || header === "") {
-      return deny(
-        new VigilError("AUTH_REQUIRED", "this route needs an API token", {
-          hint: "Log in with `vigil login` and send `Authorization: Bearer <token>`.",
-        }),
-      );
-    }
-    const match = /^Bearer ([\x21-\x7e]{1,256})$/.exec(header);
-    if (match === null || match[1] === undefined) {
-      return deny(
-        new VigilError("AUTH_TOKEN_INVALID", "the Authorization header must be `Bearer <token>`", {
-          hint: "Log in again: `vigil login`.",
-        }),
-      );
-    }
-    try {
-      request.principal = await deps.operators.authenticate(match[1]);
-    } catch (error) {
-      if (isVigilError(error)) return deny(error);
-      throw error;
-    }
-    const needed: Scope = route.config.scope ?? (request.method === "GET" || request.method === "HEAD" ? "read" : "write");
-    if (!request.principal.scopes.includes(needed)) {
-      return deny(
-        new VigilError(
-          "AUTH_SCOPE_MISSING",
-          `this route needs the "${needed}" scope; the token has ${request.principal.scopes.join(", ")}`,
-          {
-            hint: `Log in with a token that carries "${needed}".`,
-          },
-        ),
-      );
-    }
-    if (request.principal.mustChangePassword && route.config.allowDuringPasswordChange !== true) {
-      return deny(
-        new VigilError("AUTH_PASSWORD_CHANGE_REQUIRED", "the one-time password must be changed first", {
-          hint: "Run `vigil login` again; it asks for a new password.",
-        }),
-      );
-    }
-    return undefined;
   });
 }
 

@@ -5,6 +5,10 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { VigilError } from "../core/index.js";
 import { MQTT_DEFAULTS, mqttConfigSchema } from "../gateway/index.js";
+import { TRUST_DEFAULTS, trustConfigSchema } from "../trust/index.js";
+import { OTA_DEFAULTS, otaConfigSchema } from "../ota/index.js";
+import { ASSESSMENT_DEFAULTS, assessmentConfigSchema } from "../assessment/index.js";
+import { DETECTION_DEFAULTS, detectionConfigSchema } from "../detection/index.js";
 
 /**
  * The whole configuration, validated once (STYLE habit 4). Each section belongs to one
@@ -56,9 +60,78 @@ export const configSchema = z
           .max(30 * 24 * 3600)
           .default(12 * 3600)
           .describe("Lifetime of an API token issued by `vigil login` unless it asks for less."),
+        sessionTtlSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(24 * 3600)
+          .default(8 * 3600)
+          .describe("Absolute lifetime of a console session (cookie)."),
+        sessionIdleSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(24 * 3600)
+          .default(30 * 60)
+          .describe("A console session ends after this long without a request."),
+        mfaChallengeSeconds: z
+          .number()
+          .int()
+          .min(30)
+          .max(900)
+          .default(300)
+          .describe("How long a login challenge waits for its second factor."),
+        requireMfaForAuditors: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Also require a second factor for the read-only auditor role (every other role always needs one). An auditor who enrolled one must use it either way.",
+          ),
+        lockoutThreshold: z
+          .number()
+          .int()
+          .min(1)
+          .max(100)
+          .default(5)
+          .describe("Failed logins for one operator name before it is locked (a source address gets three times as many)."),
+        lockoutBaseSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(3600)
+          .default(30)
+          .describe("The first lock; every further failure doubles it."),
+        lockoutMaxSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 3600)
+          .default(900)
+          .describe("The longest lock."),
+        webauthnRpId: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            "WebAuthn relying-party id (the console's domain). Default: the API host, or localhost on a loopback address.",
+          ),
+        webauthnOrigin: z
+          .string()
+          .url()
+          .optional()
+          .describe("Origin the console is served from, checked in WebAuthn responses. Default: the API's own URL."),
       })
       .strict()
-      .default({ tokenTtlSeconds: 12 * 3600 }),
+      .default({
+        tokenTtlSeconds: 12 * 3600,
+        sessionTtlSeconds: 8 * 3600,
+        sessionIdleSeconds: 30 * 60,
+        mfaChallengeSeconds: 300,
+        requireMfaForAuditors: false,
+        lockoutThreshold: 5,
+        lockoutBaseSeconds: 30,
+        lockoutMaxSeconds: 900,
+      }),
     store: z
       .object({
         synchronous: z
@@ -111,6 +184,10 @@ export const configSchema = z
       .strict()
       .default({ enabled: true, checkpointEvery: 1000 }),
     mqtt: mqttConfigSchema.default(MQTT_DEFAULTS),
+    ota: otaConfigSchema.default(OTA_DEFAULTS),
+    trust: trustConfigSchema.default(TRUST_DEFAULTS),
+    assessment: assessmentConfigSchema.default(ASSESSMENT_DEFAULTS),
+    detection: detectionConfigSchema.default(DETECTION_DEFAULTS),
   })
   .strict();
 

@@ -13,25 +13,36 @@ import {
   moduleLogger,
   systemClock,
   type Clock,
+  type DeviceId,
   type Logger,
+  type Millis,
   type Service,
 } from "../core/index.js";
 import { EnrollmentService } from "../enrollment/index.js";
 import { Gateway } from "../gateway/index.js";
+import { TrustService } from "../trust/index.js";
+import { DetectionService } from "../detection/index.js";
+import { AssessmentService } from "../assessment/index.js";
+import { CampaignService, UpdateRepository, repositoryFleet, type DeviceNotifier } from "../ota/index.js";
 import { loadDefaultProfiles, type Profile } from "../policy/index.js";
 import {
   CertificateAuthority,
   DeviceRegistry,
-  FileMasterKey,
   IdentityService,
+  SealedFields,
   SealedFileVault,
+  openMasterKeyRing,
+  rotateMasterKey,
+  type MasterKeyRing,
+  type RelyingParty,
+  type RotationResult,
   ensureApiTls,
   loadApiTls,
   vaultSigningKeyStore,
   type ApiTlsMaterial,
   type KeyVault,
 } from "../identity/index.js";
-import { OperatorService, type InitialPasswordDrop } from "../operators/index.js";
+import { OperatorAdmin, OperatorService, type InitialPasswordDrop } from "../operators/index.js";
 import type { SignalMap } from "../signals/index.js";
 import { openSqliteStore, type Store } from "../store/index.js";
 import type { VigilConfig } from "./config.js";
@@ -54,6 +65,8 @@ export interface PlatformOptions {
   readonly onInitialPassword?: (credentials: { username: string; password: string; file: string }) => void;
   /** Collect process metrics (off in tests that run several platforms in one process). */
   readonly processMetrics?: boolean;
+  /** The OTA control channel; defaults to the MQTT gateway's `vigil/{device}/cmd` and `/ack` (tests and benchmarks plug their own). */
+  readonly otaNotifier?: DeviceNotifier;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -77,13 +90,21 @@ export class Platform {
   #tls: ApiTlsMaterial | undefined;
   #operators: OperatorService | undefined;
   #devices: DeviceRegistry | undefined;
-  #vault: KeyVault | undefined;
+  #vault: SealedFileVault | undefined;
+  #masterKey: MasterKeyRing | undefined;
+  #sealedFields: SealedFields | undefined;
+  #operatorAdmin: OperatorAdmin | undefined;
   #ca: CertificateAuthority | undefined;
   #identity: IdentityService | undefined;
   #enrollment: EnrollmentService | undefined;
   #profiles: ReadonlyMap<string, Profile> | undefined;
   #audit: AuditLog | undefined;
   #gateway: Gateway | undefined;
+  #trust: TrustService | undefined;
+  #detection: DetectionService | undefined;
+  #assessment: AssessmentService | undefined;
+  #updates: UpdateRepository | undefined;
+  #campaigns: CampaignService | undefined;
   #url: string | undefined;
 
   constructor(options: PlatformOptions) {
@@ -123,6 +144,55 @@ export class Platform {
     return this.#operators;
   }
 
+  /** The HTTP API (fastify), for tests that enumerate or inject into its routes. */
+  get http(): Api {
+    if (this.#api === undefined) throw new Error("platform not started");
+    return this.#api;
+  }
+
+  /** Field-level encryption at rest (a data key per table, wrapped by the master key). */
+  get sealedFields(): SealedFields {
+    if (this.#sealedFields === undefined) throw new Error("platform not started");
+    return this.#sealedFields;
+  }
+
+  /**
+   * Rotates the master key while running: every vault item and data key is re-wrapped,
+   * then the new key file replaces the old one (see identity/pki/master-key-ring.ts).
+   */
+  async rotateMasterKey(by: string): Promise<RotationResult> {
+    if (this.#masterKey === undefined || this.#vault === undefined || this.#sealedFields === undefined) {
+      throw new Error("platform not started");
+    }
+    const result = await rotateMasterKey({
+      file: this.#masterKeyFile(),
+      ring: this.#masterKey,
+      vault: this.#vault,
+      dataKeys: this.#sealedFields,
+    });
+    this.bus.emit("keys.rotated", { by, ...result });
+    this.log.info(
+      { masterKeyId: result.masterKeyId, vaultItems: result.vaultItems, dataKeys: result.dataKeys },
+      "master key rotated",
+    );
+    return result;
+  }
+
+  #masterKeyFile(): string {
+    return this.config.keys.masterKeyFile ?? join(this.config.dataDir, "keys", "master.key");
+  }
+
+  /** Who Vigil is to WebAuthn authenticators: the console's domain and origin. */
+  #relyingParty(): RelyingParty {
+    const host = this.config.http.host;
+    const loopback = LOOPBACK.test(host) || host === "0.0.0.0" || host === "::";
+    return {
+      id: this.config.auth.webauthnRpId ?? (loopback ? "localhost" : host),
+      name: "Vigil",
+      origins: [this.config.auth.webauthnOrigin ?? this.#url ?? `https://${host}`],
+    };
+  }
+
   get authority(): CertificateAuthority {
     if (this.#ca === undefined) throw new Error("platform not started");
     return this.#ca;
@@ -136,6 +206,36 @@ export class Platform {
   get identity(): IdentityService {
     if (this.#identity === undefined) throw new Error("platform not started");
     return this.#identity;
+  }
+
+  /** Trust scores, tiers and their explanations. */
+  get trust(): TrustService {
+    if (this.#trust === undefined) throw new Error("platform not started");
+    return this.#trust;
+  }
+
+  /** SBOMs, advisories, findings, audit checks, compliance reports. */
+  get assessment(): AssessmentService {
+    if (this.#assessment === undefined) throw new Error("platform not started");
+    return this.#assessment;
+  }
+
+  /** OTA: signing keys, signed metadata and firmware images. */
+  get updates(): UpdateRepository {
+    if (this.#updates === undefined) throw new Error("platform not started");
+    return this.#updates;
+  }
+
+  /** OTA: update campaigns. */
+  get campaigns(): CampaignService {
+    if (this.#campaigns === undefined) throw new Error("platform not started");
+    return this.#campaigns;
+  }
+
+  /** The streaming detector (absent when `detection.enabled` is false). */
+  get detection(): DetectionService {
+    if (this.#detection === undefined) throw new Error("platform not started or detection disabled");
+    return this.#detection;
   }
 
   /** The MQTT gateway (absent when `mqtt.enabled` is false). */
@@ -200,10 +300,15 @@ export class Platform {
         // The key vault: every private key at rest is sealed under the master key.
         name: "keys",
         start: async () => {
-          const master = await FileMasterKey.open(config.keys.masterKeyFile ?? join(dataDir, "keys", "master.key"), {
-            create: config.keys.masterKeyFile === undefined,
-          });
-          this.#vault = new SealedFileVault(join(dataDir, "keys"), master);
+          const ring = await openMasterKeyRing(this.#masterKeyFile(), { create: config.keys.masterKeyFile === undefined });
+          this.#masterKey = ring;
+          this.#vault = new SealedFileVault(join(dataDir, "keys"), ring);
+          this.#sealedFields = new SealedFields(ring, this.store.dataKeys, this.clock);
+          if (ring.rotating) {
+            // A rotation was interrupted: finish it before anything is unsealed.
+            const result = await this.rotateMasterKey("system");
+            this.log.warn({ masterKeyId: result.masterKeyId }, "an interrupted master key rotation was completed");
+          }
         },
         stop: async () => undefined,
       },
@@ -264,14 +369,38 @@ export class Platform {
             write: (password) => writeFile(passwordFile, `${password}\n`, { mode: 0o600 }),
             remove: () => rm(passwordFile, { force: true }),
           };
+          const sealed = this.sealedFields;
           this.#operators = new OperatorService({
             operators: store.operators,
             tokens: store.tokens,
+            mfa: store.mfa,
+            sessions: store.sessions,
             bus: this.bus,
             clock: this.clock,
             log: moduleLogger(this.log, "operators"),
             initialPassword: drop,
             tokenTtlMs: config.auth.tokenTtlSeconds * 1000,
+            sessionTtlMs: config.auth.sessionTtlSeconds * 1000,
+            sessionIdleMs: config.auth.sessionIdleSeconds * 1000,
+            challengeTtlMs: config.auth.mfaChallengeSeconds * 1000,
+            requireMfaForAuditors: config.auth.requireMfaForAuditors,
+            throttle: {
+              threshold: config.auth.lockoutThreshold,
+              baseLockMs: config.auth.lockoutBaseSeconds * 1000,
+              maxLockMs: config.auth.lockoutMaxSeconds * 1000,
+              windowMs: 15 * 60_000,
+              maxEntries: 10_000,
+            },
+            sealed: () => sealed.field("operator_mfa"),
+            relyingParty: () => this.#relyingParty(),
+          });
+          this.#operatorAdmin = new OperatorAdmin({
+            operators: store.operators,
+            tokens: store.tokens,
+            sessions: store.sessions,
+            factors: this.#operators.factors,
+            bus: this.bus,
+            clock: this.clock,
           });
           this.#devices = new DeviceRegistry({ devices: store.devices, bus: this.bus, clock: this.clock });
           this.#identity = new IdentityService({
@@ -300,6 +429,28 @@ export class Platform {
         stop: async () => undefined,
       },
       {
+        // Before the gateway (its TierSource) and after the store and profiles; tier changes
+        // reach live sessions through the gateway once it has started.
+        name: "trust",
+        start: async () => {
+          const profiles = this.#profiles;
+          this.#trust = new TrustService({
+            repository: this.store.trust,
+            devices: this.store.devices,
+            bus: this.bus,
+            clock: this.clock,
+            log: moduleLogger(this.log, "trust"),
+            config: config.trust,
+            profiles: (id) => profiles?.get(id),
+            enforcer: () => this.#gateway,
+          });
+          await this.#trust.start();
+        },
+        stop: async () => {
+          await this.#trust?.stop();
+        },
+      },
+      {
         // After identity (its CA, certificates, revocations) and before the API.
         name: "gateway",
         start: async () => {
@@ -318,11 +469,111 @@ export class Platform {
             clock: this.clock,
             log: moduleLogger(this.log, "gateway"),
             profiles: (id) => profiles?.get(id),
+            tiers: this.#trust,
+            observer: config.detection.enabled
+              ? (device, topic, bytes, now) => this.#detection === undefined || this.#detection.observe(device, topic, bytes, now)
+              : undefined,
           });
           await this.#gateway.start();
         },
         stop: async () => {
           await this.#gateway?.stop();
+        },
+      },
+      {
+        // After the gateway (its signals and its disconnect/quarantine ports) and before the API.
+        name: "detection",
+        start: async () => {
+          if (!config.detection.enabled) return;
+          this.#detection = new DetectionService({
+            config: config.detection,
+            bus: this.bus,
+            clock: this.clock,
+            log: moduleLogger(this.log, "detection"),
+            enforcer: () => this.#gateway,
+          });
+          await this.#detection.start();
+        },
+        stop: async () => {
+          await this.#detection?.stop();
+        },
+      },
+      {
+        // After the gateway (its live sessions feed a check) and before the API.
+        name: "assessment",
+        start: async () => {
+          const ca = this.authority;
+          const caView = (name: "root" | "issuing", cert: typeof ca.root) => ({
+            name,
+            subject: cert.subject.replace(/\n/g, ", "),
+            notBefore: Date.parse(cert.validFrom) as Millis,
+            notAfter: Date.parse(cert.validTo) as Millis,
+          });
+          const profiles = this.#profiles;
+          this.#assessment = new AssessmentService({
+            repository: this.store.assessment,
+            devices: this.store.devices,
+            certificates: this.store.certificates,
+            tokens: this.store.enrollmentTokens,
+            audit: this.store.audit,
+            auditEnabled: config.audit.enabled,
+            ca: () => [caView("root", ca.root), caView("issuing", ca.issuing)],
+            profiles: () => profiles ?? new Map(),
+            sessions: this.#gateway,
+            bus: this.bus,
+            clock: this.clock,
+            log: moduleLogger(this.log, "assessment"),
+            config: config.assessment,
+            deviceCertValidityDays: config.pki.deviceCertValidityDays,
+            mqttEnabled: config.mqtt.enabled,
+            version: VERSION,
+            vertical: () => (config.trust.vertical === "auto" ? undefined : config.trust.vertical),
+          });
+          await this.#assessment.start();
+        },
+        stop: async () => {
+          await this.#assessment?.stop();
+        },
+      },
+      {
+        // After the gateway (the control channel that tells devices) and before the API.
+        name: "ota",
+        start: async () => {
+          const profiles = this.#profiles;
+          this.#updates = new UpdateRepository({
+            repo: this.store.ota,
+            vault: this.#vault as KeyVault,
+            clock: this.clock,
+            bus: this.bus,
+            log: moduleLogger(this.log, "ota"),
+            dir: join(dataDir, "ota"),
+            settings: config.ota,
+            knownProfile: (id) => profiles?.has(id) === true,
+          });
+          await this.#updates.start();
+          const gateway = this.#gateway;
+          const notifier: DeviceNotifier = this.#options.otaNotifier ?? {
+            send: async (device, command) => (gateway ? gateway.sendCommand(device, command) : { online: false }),
+            onAck: async (handler) =>
+              gateway
+                ? gateway.subscribe("vigil/+/ack", (topic, payload) => handler(topic.split("/")[1] as DeviceId, payload))
+                : async () => undefined,
+          };
+          const trust = this.#trust;
+          this.#campaigns = new CampaignService({
+            repo: this.store.ota,
+            artifacts: this.#updates,
+            notifier,
+            fleet: repositoryFleet(this.store.devices, trust ? { tierOf: (device) => trust.tierOf(device) } : {}),
+            bus: this.bus,
+            clock: this.clock,
+            log: moduleLogger(this.log, "ota"),
+            tickMs: config.ota.tickMs,
+          });
+          await this.#campaigns.start();
+        },
+        stop: async () => {
+          await this.#campaigns?.stop();
         },
       },
       {
@@ -346,7 +597,19 @@ export class Platform {
             metrics: this.metrics,
             bus: this.bus,
             operators: this.operators,
+            operatorAdmin: this.#operatorAdmin as OperatorAdmin,
+            keyRotation: { rotate: (by) => this.rotateMasterKey(by) },
+            sessionTtlSeconds: config.auth.sessionTtlSeconds,
             devices: this.#devices as DeviceRegistry,
+            trust: this.trust,
+            assessment: this.assessment,
+            maxSbomBytes: config.assessment.maxSbomBytes,
+            ota: {
+              updates: this.updates,
+              campaigns: this.campaigns,
+              deviceRepository: this.store.devices,
+              maxImageBytes: config.ota.maxImageBytes,
+            },
             identity: this.identity,
             enrollment: this.enrollment,
             ca: this.authority,

@@ -63,8 +63,9 @@ const DEFAULT_MAX_QUEUE = 100_000;
  * into an in-memory queue, in emission order. The queue is written in batches, one
  * transaction each, at most `flushIntervalMs` (20 ms) after the first queued entry, on
  * `flush()` and on `stop()`. Contract: a crash (kill -9, power loss) loses at most the
- * entries still queued, i.e. those of the last ~20 ms; whatever was written is durable
- * (SQLite WAL, synchronous=FULL) and its chain intact.
+ * entries still queued, i.e. those of the last ~20 ms; whatever was written survives a
+ * crash of Vigil (SQLite WAL; with `store.synchronous: full` also a power loss) and its
+ * chain is intact.
  */
 export class AuditLog implements Service {
   readonly name = "audit";

@@ -25,6 +25,7 @@ const known: { [K in SignalName]?: Describe<K> } = {
   // The name typed at a failed login is a claim, not an identity: it is the target.
   "auth.failed": (p) => ({ actor: "anonymous", target: p.username, outcome: "failure" }),
   "auth.denied": (p) => ({ actor: p.tokenId ?? "anonymous", target: p.route, outcome: "denied" }),
+  "auth.locked": (p) => ({ actor: "system", target: p.target, outcome: "denied" }),
   "token.issued": (p) => ({ actor: p.operator, target: p.tokenId, outcome: "success" }),
   "token.revoked": (p) => ({ actor: p.operator, target: p.tokenId, outcome: "success" }),
   "device.registered": (p) => ({ actor: p.by, target: p.device, outcome: "success" }),

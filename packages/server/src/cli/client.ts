@@ -16,12 +16,15 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly hint: string | undefined;
+  /** AUTH_MFA_REQUIRED only: the login challenge to answer with a second factor. */
+  readonly challenge: ErrorBody["error"]["challenge"];
   constructor(status: number, body: ErrorBody["error"]) {
     super(body.message);
     this.name = "ApiError";
     this.status = status;
     this.code = body.code;
     this.hint = body.hint;
+    this.challenge = body.challenge;
   }
 }
 

@@ -3,16 +3,29 @@ import { Command, Option } from "commander";
 import { readFile } from "node:fs/promises";
 import { resolve, join } from "node:path";
 import { stringify as toYaml } from "yaml";
-import type { DeviceListResponse, DeviceDto, StatusResponse, TokenResponse, WhoAmIResponse } from "@vigil/contract";
+import type {
+  DeviceListResponse,
+  DeviceDto,
+  RecoveryCodesResponse,
+  StatusResponse,
+  TokenResponse,
+  TotpEnrollResponse,
+  WhoAmIResponse,
+} from "@vigil/contract";
 import { DAEMON_INFO_FILE, Platform, VERSION, loadConfig, redactedConfig, settings, type DaemonInfo } from "../app/index.js";
 import { VigilError, isVigilError } from "../core/index.js";
+import { registerAssessmentCommands } from "./assessment-commands.js";
 import { registerAuditCommands } from "./audit-commands.js";
 import { registerIdentityCommands } from "./identity-commands.js";
 import { ApiError, callApi, type ApiTarget } from "./client.js";
 import { readToken, saveToken } from "./credentials.js";
 import { registerNetCommands } from "./net-commands.js";
+import { deviceTrust, formatTrust, registerTrustCommands } from "./trust-commands.js";
+import { registerOperatorCommands } from "./operator-commands.js";
+import { registerOtaCommands } from "./ota-commands.js";
 import { printPairs, printTable } from "./output.js";
 import { readSecret } from "./prompt.js";
+import { registerSimulateCommands } from "./simulate-commands.js";
 
 interface GlobalOptions {
   dataDir?: string;
@@ -164,11 +177,15 @@ const dataDirOption = () => new Option("--data-dir <dir>", "data directory of a 
 
 program
   .command("login")
-  .description("Log in as an operator and keep an API token for the CLI (asks for a new password after the first login).")
+  .description(
+    "Log in as an operator and keep an API token for the CLI. The first login also changes the one-time password and enrols TOTP (it prints the otpauth URI and asks for the first code).",
+  )
   .addOption(dataDirOption())
   .option("-u, --username <name>", "operator name", "admin")
   .option("--password-file <file>", "read the password from this file instead of asking")
   .option("--new-password-file <file>", "new password, when the one-time password must be changed")
+  .option("--totp-code <code>", "the current code of your authenticator app (asked for when needed)")
+  .option("--recovery-code-file <file>", "log in with a recovery code (read from this file) instead of a TOTP code")
   .option("--scopes <list>", "comma-separated scopes to ask for (read,write,admin)")
   .option("--ttl <seconds>", "token lifetime in seconds")
   .action(
@@ -177,20 +194,49 @@ program
       username: string;
       passwordFile?: string;
       newPasswordFile?: string;
+      totpCode?: string;
+      recoveryCodeFile?: string;
       scopes?: string;
       ttl?: string;
     }) => {
       const t = await target(o.dataDir);
       const password = await readSecret(`Password for ${o.username}: `, o.passwordFile);
-      const { data } = await callApi<TokenResponse>(t, "POST", "/api/v1/auth/login", {
-        username: o.username,
-        password,
-        ...(o.scopes ? { scopes: o.scopes.split(",").map((s) => s.trim()) } : {}),
-        ...(o.ttl ? { ttlSeconds: Number(o.ttl) } : {}),
-      });
+      const recoveryCode = o.recoveryCodeFile === undefined ? undefined : await readSecret("", o.recoveryCodeFile);
+      const factor = recoveryCode !== undefined ? { recoveryCode } : o.totpCode !== undefined ? { totp: o.totpCode } : {};
+      let data: TokenResponse;
+      try {
+        ({ data } = await callApi<TokenResponse>(t, "POST", "/api/v1/auth/login", {
+          username: o.username,
+          password,
+          ...factor,
+          ...(o.scopes ? { scopes: o.scopes.split(",").map((s) => s.trim()) } : {}),
+          ...(o.ttl ? { ttlSeconds: Number(o.ttl) } : {}),
+        }));
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.code !== "AUTH_MFA_REQUIRED" || error.challenge === undefined) throw error;
+        const code = (await readSecret("Code from your authenticator app: ")).trim();
+        ({ data } = await callApi<TokenResponse>(t, "POST", "/api/v1/auth/login/mfa", {
+          challengeId: error.challenge.id,
+          totp: code,
+        }));
+      }
+      const authedTarget = { ...t, token: data.token };
       if (data.mustChangePassword) {
         const newPassword = await readSecret("This is a one-time password. New password (12+ characters): ", o.newPasswordFile);
-        await callApi({ ...t, token: data.token }, "POST", "/api/v1/auth/password", { currentPassword: password, newPassword });
+        await callApi(authedTarget, "POST", "/api/v1/auth/password", { currentPassword: password, newPassword });
+      }
+      let enrolment: { otpauthUri: string; recoveryCodes: string[] } | undefined;
+      if (data.mfaEnrollmentRequired) {
+        const { data: enrol } = await callApi<TotpEnrollResponse>(authedTarget, "POST", "/api/v1/auth/mfa/totp");
+        // Shown once: the operator adds it to an authenticator app (or makes a QR code of the URI).
+        process.stdout.write(
+          `Enrol a second factor: add this to your authenticator app (or make a QR code of it):\n  ${enrol.otpauthUri}\n`,
+        );
+        const code = (await readSecret("Code shown by your authenticator app: ")).trim();
+        const { data: confirmed } = await callApi<RecoveryCodesResponse>(authedTarget, "POST", "/api/v1/auth/mfa/totp/confirm", {
+          code,
+        });
+        enrolment = { otpauthUri: enrol.otpauthUri, recoveryCodes: confirmed.recoveryCodes };
       }
       await saveToken(t.url, { token: data.token, operator: data.operator, expiresAt: data.expiresAt });
       out(
@@ -200,9 +246,19 @@ program
           scopes: data.scopes,
           expiresAt: data.expiresAt,
           passwordChanged: data.mustChangePassword,
+          ...(enrolment ? { totpEnrolled: true, recoveryCodes: enrolment.recoveryCodes } : {}),
         },
         () =>
-          `Logged in to ${t.url} as ${data.operator} (${data.scopes.join(", ")}), token valid until ${data.expiresAt}.${data.mustChangePassword ? "\nPassword changed." : ""}`,
+          [
+            `Logged in to ${t.url} as ${data.operator} (${data.scopes.join(", ")}), token valid until ${data.expiresAt}.`,
+            ...(data.mustChangePassword ? ["Password changed."] : []),
+            ...(enrolment
+              ? [
+                  "TOTP enrolled. Recovery codes (each works once; keep them offline, they are not shown again):",
+                  ...enrolment.recoveryCodes.map((c) => `  ${c}`),
+                ]
+              : []),
+          ].join("\n"),
       );
     },
   );
@@ -227,6 +283,8 @@ program
     out(data, () =>
       printPairs([
         ["operator", data.operator],
+        ["role", data.role],
+        ["sites", data.sites.join(", ")],
         ["scopes", data.scopes.join(", ")],
         ["token", data.tokenId],
         ["expires", data.expiresAt],
@@ -309,11 +367,16 @@ devices
       `/api/v1/devices/${encodeURIComponent(id)}`,
     );
     const { certificate, ...device } = data;
+    // The score's explanation, when the device has one and the caller may see it (human output only).
+    const trust = globals().json === true ? undefined : await deviceTrust(authed(await target(o.dataDir)), id);
     out(data, () =>
-      printPairs([
-        ...Object.entries(device),
-        ["certificate", certificate ? `${certificate.serial} (${certificate.status}, until ${certificate.notAfter})` : null],
-      ]),
+      [
+        printPairs([
+          ...Object.entries(device),
+          ["certificate", certificate ? `${certificate.serial} (${certificate.status}, until ${certificate.notAfter})` : null],
+        ]),
+        ...(trust === undefined ? [] : ["", "trust:", formatTrust(trust)]),
+      ].join("\n"),
     );
   });
 
@@ -339,6 +402,14 @@ registerIdentityCommands(program, {
 });
 
 registerNetCommands(program);
+registerTrustCommands(program, { api: async (dataDir) => authed(await target(dataDir)), json: () => globals().json === true });
+registerAssessmentCommands(program, {
+  api: async (dataDir) => authed(await target(dataDir)),
+  json: () => globals().json === true,
+});
+registerOperatorCommands(program, { api: async (dataDir) => authed(await target(dataDir)), json: () => globals().json === true });
+registerOtaCommands(program, { api: async (dataDir) => authed(await target(dataDir)), json: () => globals().json === true });
+registerSimulateCommands(program, { api: async (dataDir) => authed(await target(dataDir)), json: () => globals().json === true });
 
 /** Exit codes: 0 ok, 1 failure, 2 bad configuration or usage. */
 function fail(error: unknown): never {

@@ -508,8 +508,8 @@ export class EnrollmentService {
     return (await this.#d.manufacturers.get(id)) as ManufacturerRecord;
   }
 
-  /** Imports a pre-registration CSV atomically: all devices, or none. */
-  async preregister(csv: string, by: string): Promise<number> {
+  /** Imports a pre-registration CSV atomically: all devices (into `site`), or none. */
+  async preregister(csv: string, by: string, site = "default"): Promise<number> {
     const rows = parsePreregistrationCsv(csv);
     const unknown = [...new Set(rows.map((r) => r.profile).filter((p): p is string => p !== null && !this.#d.knownProfile(p)))];
     if (unknown.length > 0)
@@ -519,7 +519,9 @@ export class EnrollmentService {
     const now = this.#d.clock.now();
     try {
       await this.#d.devices.insertMany(
-        rows.map((r) => newDeviceRecord({ id: r.deviceId, createdAt: now, profile: r.profile, expectedKeySha256: r.keySha256 })),
+        rows.map((r) =>
+          newDeviceRecord({ id: r.deviceId, createdAt: now, profile: r.profile, expectedKeySha256: r.keySha256, site }),
+        ),
       );
     } catch (error) {
       if (isVigilError(error, "STORE_CONFLICT")) {

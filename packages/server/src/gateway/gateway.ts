@@ -55,6 +55,11 @@ export interface GatewayDeps {
    * suites that connect anonymously. Never reachable from the configuration.
    */
   readonly insecureTesting?: { readonly plain: true; readonly denySubscribe: readonly string[] };
+  /**
+   * Inline observer (detection): called on every PUBLISH the policy and rate allowed, on the
+   * message path (O(1), no allocation); returning false drops the message.
+   */
+  readonly observer?: (device: string, topic: string, payloadBytes: number, now: number) => boolean;
 }
 
 /** What a session looks like from outside (operators, tests). */
@@ -622,6 +627,9 @@ export class Gateway {
       this.#throttle(session, packet);
       return false;
     }
+    const observer = this.#deps.observer;
+    if (observer !== undefined && !observer(policy.deviceId, packet.topic, packet.payload.length, this.#clock.now()))
+      return false;
     session.approved = packet;
     return true;
   }

@@ -21,13 +21,20 @@ export class DeviceRegistry {
     return this.#devices.count();
   }
 
-  list(query: { limit: number; after?: string | undefined; state?: DeviceState | undefined }): Promise<DevicePage> {
+  list(query: {
+    limit: number;
+    after?: string | undefined;
+    state?: DeviceState | undefined;
+    sites?: readonly string[] | undefined;
+  }): Promise<DevicePage> {
     return this.#devices.list(query);
   }
 
-  async get(rawId: string): Promise<DeviceRecord> {
+  /** The device; DEVICE_NOT_FOUND also when it is outside `sites` (a site's devices are invisible to others). */
+  async get(rawId: string, sites?: readonly string[]): Promise<DeviceRecord> {
     const id = parseDeviceId(rawId);
-    const device = id === undefined ? undefined : await this.#devices.get(id);
+    const found = id === undefined ? undefined : await this.#devices.get(id);
+    const device = found !== undefined && (sites === undefined || sites.includes(found.site)) ? found : undefined;
     if (device === undefined) {
       throw new VigilError("DEVICE_NOT_FOUND", `no device with id ${JSON.stringify(rawId.slice(0, 128))}`, {
         hint: "List devices with `vigil devices list`.",
@@ -36,14 +43,24 @@ export class DeviceRegistry {
     return device;
   }
 
-  async register(input: { id: string; profile?: string | null | undefined; by: string }): Promise<DeviceRecord> {
+  async register(input: {
+    id: string;
+    profile?: string | null | undefined;
+    site?: string | undefined;
+    by: string;
+  }): Promise<DeviceRecord> {
     const id = parseDeviceId(input.id);
     if (id === undefined) {
       throw new VigilError("DEVICE_ID_INVALID", `device id ${JSON.stringify(input.id.slice(0, 140))} is not valid`, {
         hint: "Use 1-128 characters: letters, digits, '.', '_' or '-', starting with a letter or digit.",
       });
     }
-    const record = newDeviceRecord({ id, profile: input.profile ?? null, createdAt: this.#clock.now() });
+    const record = newDeviceRecord({
+      id,
+      profile: input.profile ?? null,
+      createdAt: this.#clock.now(),
+      ...(input.site === undefined ? {} : { site: input.site }),
+    });
     try {
       await this.#devices.insert(record);
     } catch (error) {

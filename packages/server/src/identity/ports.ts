@@ -23,6 +23,8 @@ export interface DeviceRecord {
   /** SHA-256 of the factory (IDevID) certificate it enrolled with: one factory identity, one device. */
   readonly factoryCertSha256: string | null;
   readonly enrolledAt: Millis | null;
+  /** The site the device belongs to (`default` unless placed); operators see only their sites. */
+  readonly site: string;
 }
 
 export interface CertificateRecord {
@@ -62,7 +64,13 @@ export interface DeviceRepository {
   insertMany(records: readonly DeviceRecord[]): Promise<void>;
   /** Revokes the device and every certificate of it that is not yet revoked, in one transaction; returns their serials. */
   revoke(id: DeviceId, at: Millis, reason: string): Promise<string[]>;
-  list(query: { limit: number; after?: string | undefined; state?: DeviceState | undefined }): Promise<DevicePage>;
+  /** `sites`: only devices of these sites (undefined: every site). */
+  list(query: {
+    limit: number;
+    after?: string | undefined;
+    state?: DeviceState | undefined;
+    sites?: readonly string[] | undefined;
+  }): Promise<DevicePage>;
 }
 
 /** A device record with every optional fact empty: the start of a pre-registration or an enrollment. */
@@ -80,6 +88,7 @@ export function newDeviceRecord(fields: Pick<DeviceRecord, "id" | "createdAt"> &
     manufacturerId: null,
     factoryCertSha256: null,
     enrolledAt: null,
+    site: "default",
     ...fields,
   };
 }

@@ -8,13 +8,28 @@ import type { EventBus } from "../core/index.js";
 export interface SignalMap {
   "platform.started": { version: string; apiUrl: string };
   "platform.stopping": { reason: string };
-  "operator.created": { operator: string; by: string };
+  "operator.created": { operator: string; by: string; role?: string; sites?: string[] };
   "operator.password_changed": { operator: string };
   "auth.succeeded": { operator: string; tokenId: string; remote: string };
-  "auth.failed": { username: string; remote: string; reason: "unknown_operator" | "bad_password" };
+  "auth.failed": {
+    username: string;
+    remote: string;
+    reason: "unknown_operator" | "bad_password" | "disabled" | "bad_second_factor" | "locked";
+  };
   "auth.denied": { remote: string; route: string; code: string; tokenId?: string };
   "token.issued": { operator: string; tokenId: string; scopes: string[]; expiresAt: string };
   "token.revoked": { operator: string; tokenId: string };
+  "auth.mfa_challenged": { operator: string; remote: string };
+  "auth.locked": { target: string; remote: string; kind: "account" | "source"; until: string };
+  "operator.mfa_enrolled": { operator: string; method: "totp" | "webauthn" };
+  "operator.recovery_codes_issued": { operator: string; count: number };
+  "operator.recovery_code_used": { operator: string; remaining: number };
+  "operator.mfa_reset": { operator: string; by: string };
+  "operator.disabled": { operator: string; by: string };
+  "operator.enabled": { operator: string; by: string };
+  "session.opened": { operator: string; sessionId: string; remote: string; mfa: boolean };
+  "session.closed": { operator: string; sessionId: string };
+  "keys.rotated": { by: string; previousMasterKeyId: string; masterKeyId: string; vaultItems: number; dataKeys: number };
   "device.registered": { device: string; profile: string | null; by: string };
   "device.preregistered": { count: number; by: string };
   "enrollment.completed": {
@@ -69,6 +84,80 @@ export interface SignalMap {
   "gateway.disconnected": { device: string; remote: string; reason: string; topic: string | null };
   "gateway.policy_changed": { device: string; from: string; to: string; reason: string; sessions: number };
   "identity.cloned_suspected": { device: string; remotes: string[]; sameHost: boolean; serials: string[] };
+  "ota.keys_created": { algorithm: string; rootKeyIds: string[]; targetsKeyIds: string[]; by: string };
+  "ota.keys_rotated": {
+    role: "targets" | "root" | "both";
+    rootVersion: number;
+    revokedKeyIds: string[];
+    newKeyIds: string[];
+    by: string;
+  };
+  "ota.artifact_added": { artifact: string; version: string; profile: string; sha256: string; length: number; by: string };
+  "ota.installed": { device: string; version: string; previousVersion: string | null; campaign: string };
+  "ota.failed": { device: string; version: string; campaign: string; reason: string; runningVersion: string | null };
+  "ota.rolled_back": { device: string; version: string | null; campaign: string; reason: string };
+  "campaign.created": { campaign: string; name: string; artifact: string; devices: number; waves: number; by: string };
+  "campaign.started": { campaign: string; by: string };
+  "campaign.paused": { campaign: string; by: string };
+  "campaign.resumed": { campaign: string; by: string };
+  "campaign.wave_started": { campaign: string; wave: number; devices: number };
+  "campaign.halted": {
+    campaign: string;
+    reason: "failures" | "trust_drop";
+    wave: number;
+    failed: number;
+    trustDrops: number;
+    attempted: number;
+    thresholdPercent: number;
+  };
+  "campaign.rollback_started": { campaign: string; devices: number; by: string };
+  "campaign.rolled_back": { campaign: string; rolledBack: number; failed: number };
+  "campaign.completed": { campaign: string; installed: number; failed: number };
+  "campaign.cancelled": { campaign: string; by: string; told: number };
+  "finding.raised": {
+    id: string;
+    device: string;
+    rule: string;
+    severity: "low" | "medium" | "high" | "critical";
+    category: "exfiltration" | "flood" | "scanning" | "brute-force" | "identity" | "anomaly" | "policy" | "other";
+    evidence: string;
+  };
+  "vulnerability.found": {
+    device: string;
+    advisoryId: string;
+    severity: "low" | "medium" | "high" | "critical";
+    cvss: number | null;
+  };
+  "vulnerability.resolved": { device: string; advisoryId: string; firmwareVersion: string | null };
+  "sbom.imported": {
+    id: string;
+    profile: string | null;
+    firmwareVersion: string;
+    components: number;
+    issues: number;
+    by: string;
+  };
+  "advisories.imported": {
+    records: number;
+    imported: number;
+    rejected: number;
+    inserted: number;
+    updated: number;
+    unchanged: number;
+    by: string;
+  };
+  "vex.imported": { statements: number; added: number; by: string };
+  "assessment.checks_completed": { runId: string; trigger: string; failed: string[]; warnings: string[] };
+  "report.generated": {
+    report: string;
+    format: string;
+    sha256: string;
+    bytes: number;
+    generatedAt: string;
+    vertical: string;
+    by: string;
+  };
+  "trust.changed": { device: string; from: string | null; to: string; score: number; tier: string; reasons: string[] };
 }
 
 export type SignalName = keyof SignalMap;
@@ -84,6 +173,18 @@ export const signalDescriptions: Record<SignalName, string> = {
   "auth.denied": "An API request was refused for a missing, bad, expired or under-scoped token.",
   "token.issued": "An API token was issued.",
   "token.revoked": "An API token was revoked.",
+  "auth.mfa_challenged": "A login's password was right and a second factor was asked for (no token yet).",
+  "auth.locked":
+    "Repeated failed logins locked an operator name or a source address for a while (the wait doubles with each further failure).",
+  "operator.mfa_enrolled": "An operator enrolled a second factor (TOTP or a WebAuthn key).",
+  "operator.recovery_codes_issued": "An operator received a new set of recovery codes (the old ones stop working).",
+  "operator.recovery_code_used": "An operator logged in with a recovery code (how many are left).",
+  "operator.mfa_reset": "An admin removed an operator's second factors; its tokens and sessions ended.",
+  "operator.disabled": "An admin disabled an operator; its tokens and sessions ended.",
+  "operator.enabled": "An admin enabled an operator again.",
+  "session.opened": "An operator opened a console session (cookie).",
+  "session.closed": "A console session was closed (logout).",
+  "keys.rotated": "The master key was rotated: every vault item and data key re-wrapped under the new key.",
   "device.registered": "An operator pre-registered a device; it stays pending until it enrolls.",
   "device.preregistered": "An operator imported pre-registered devices (id + public-key fingerprint).",
   "enrollment.completed": "A device enrolled: attestation method and strength, declared posture, certificate serial.",
@@ -110,4 +211,37 @@ export const signalDescriptions: Record<SignalName, string> = {
   "gateway.policy_changed": "A device's tier changed and its live sessions' policy was recompiled at once (e.g. quarantine).",
   "identity.cloned_suspected":
     "A device certificate connected while a session of the same device was still live (MQTT takeover): a possible cloned identity.",
+  "ota.keys_created": "The OTA root and targets signing keys were created (sealed in the key vault) and root metadata v1 signed.",
+  "ota.keys_rotated":
+    "OTA signing keys were rotated: a new root version signed by the old and new root keys; signatures by the revoked keys are refused from now on.",
+  "ota.artifact_added": "A firmware image and its manifest were added and the targets metadata re-signed.",
+  "ota.installed": "A device reported a verified installation (boot check passed); its firmware version was updated.",
+  "ota.failed": "A device refused or failed an update (the reason says which check); it keeps running its current version.",
+  "ota.rolled_back": "A device went back to its previous firmware (campaign rollback, or its boot check failed).",
+  "campaign.created": "An update campaign was created with its target devices split into a canary and waves.",
+  "campaign.started": "An operator started an update campaign.",
+  "campaign.paused": "An operator paused an update campaign (no new device is told to update).",
+  "campaign.resumed": "An operator resumed a paused or halted update campaign.",
+  "campaign.wave_started": "A campaign began a wave (0 is the canary): its devices will be told to update.",
+  "campaign.halted": "A campaign halted itself: failures or trust drops among the devices it updated exceeded its threshold.",
+  "campaign.rollback_started":
+    "A campaign's updated devices were told to return to their previous firmware (automatic or by an operator).",
+  "campaign.rolled_back": "Every device a campaign told to roll back has answered (or timed out).",
+  "campaign.completed": "Every wave of a campaign finished under its failure threshold; updated devices were told to commit.",
+  "campaign.cancelled":
+    "An operator cancelled a campaign: no further device is told; devices already updated keep the new version (roll back first to undo).",
+  "finding.raised":
+    "Detection raised a finding about a device (rule, severity, category, evidence); trust adds it to the device's behaviour debt.",
+  "vulnerability.found":
+    "Assessment matched a known advisory to a device's firmware or SBOM (advisory id, severity, CVSS); trust counts it until resolved.",
+  "vulnerability.resolved":
+    "A device no longer has a known vulnerability (patched firmware, or the advisory withdrawn); trust counts the time it took.",
+  "sbom.imported": "A CycloneDX SBOM was imported for a firmware version (components kept, issues found).",
+  "advisories.imported": "OSV advisories were imported offline (records read, imported, rejected with per-record errors).",
+  "vex.imported": "CycloneDX VEX statements (not_affected, false_positive) were imported; they suppress matching findings.",
+  "assessment.checks_completed": "The audit checks ran (scheduled, on demand or for a report): the ids that failed or warned.",
+  "report.generated":
+    "A compliance report was generated: format, SHA-256 of the exact bytes, time and operator (its proof of origin).",
+  "trust.changed":
+    "A device's trust tier changed (from, to, score and the reasons); its live session's policy was narrowed or widened at once.",
 };

@@ -1,7 +1,10 @@
 import type { AuditRepository } from "../audit/index.js";
 import type { EnrollmentLedger, EnrollmentTokenRepository, ManufacturerRepository } from "../enrollment/index.js";
-import type { CertificateRepository, DeviceRepository } from "../identity/index.js";
-import type { OperatorRepository, TokenRepository } from "../operators/index.js";
+import type { CertificateRepository, DataKeyRepository, DeviceRepository } from "../identity/index.js";
+import type { MfaRepository, OperatorRepository, SessionRepository, TokenRepository } from "../operators/index.js";
+import type { TrustRepository } from "../trust/index.js";
+import type { OtaRepository } from "../ota/index.js";
+import type { AssessmentRepository } from "../assessment/index.js";
 
 /**
  * Everything Vigil persists, behind repository ports that each domain module declares.
@@ -14,12 +17,19 @@ export interface Store {
   readonly location: string;
   readonly operators: OperatorRepository;
   readonly tokens: TokenRepository;
+  readonly mfa: MfaRepository;
+  readonly sessions: SessionRepository;
+  /** Wrapped data keys of the sealed fields (envelope encryption of columns). */
+  readonly dataKeys: DataKeyRepository;
   readonly devices: DeviceRepository;
   readonly certificates: CertificateRepository;
   readonly manufacturers: ManufacturerRepository;
   readonly enrollmentTokens: EnrollmentTokenRepository;
   readonly enrollments: EnrollmentLedger;
   readonly audit: AuditRepository;
+  readonly trust: TrustRepository;
+  readonly ota: OtaRepository;
+  readonly assessment: AssessmentRepository;
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
 }

@@ -29,7 +29,7 @@ export const auditRoutes: FastifyPluginAsyncZod<{ audit: AuditLog }> = async (ap
   app.get(
     "/",
     {
-      config: { scope: "read" },
+      config: { permission: "audit:read" },
       schema: {
         tags: ["audit"],
         summary: "The audit log, oldest first, one page at a time (entries after the cursor `after`).",

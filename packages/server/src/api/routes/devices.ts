@@ -12,7 +12,7 @@ import {
 } from "@vigil/contract";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { iso, type Clock } from "../../core/index.js";
+import { VigilError, iso, type Clock } from "../../core/index.js";
 import type { EnrollmentService } from "../../enrollment/index.js";
 import type {
   CertificateRecord,
@@ -21,7 +21,20 @@ import type {
   DeviceRegistry,
   IdentityService,
 } from "../../identity/index.js";
-import type { Principal } from "../../operators/index.js";
+import { DEFAULT_SITE, siteAllowed, siteFilter, type Principal } from "../../operators/index.js";
+
+const principalOf = (request: { principal?: Principal }) => request.principal as Principal;
+
+/** The site a new device goes to: the one asked for, else the operator's only site, else `default`. */
+function targetSite(principal: Principal, asked: string | undefined): string {
+  const site = asked ?? (principal.sites.length === 1 && principal.sites[0] !== "*" ? principal.sites[0]! : DEFAULT_SITE);
+  if (!siteAllowed(principal.sites, site)) {
+    throw new VigilError("AUTH_PERMISSION_DENIED", `operator ${principal.username} is not bound to site ${site}`, {
+      hint: `Use one of your sites: ${principal.sites.join(", ")}.`,
+    });
+  }
+  return site;
+}
 
 export function certificateDto(c: CertificateRecord, now: number): CertificateDto {
   const status = c.revokedAt !== null ? "revoked" : now >= c.notAfter ? "expired" : now < c.notBefore ? "not-yet-valid" : "valid";
@@ -39,6 +52,7 @@ export function certificateDto(c: CertificateRecord, now: number): CertificateDt
 function toDto(d: DeviceRecord, cert: CertificateRecord | undefined, now: number): DeviceDto {
   return {
     id: d.id,
+    site: d.site,
     profile: d.profile,
     state: d.state,
     firmwareVersion: d.firmwareVersion,
@@ -67,15 +81,16 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
   app.get(
     "/",
     {
+      config: { permission: "devices:read" },
       schema: {
         tags: ["devices"],
-        summary: "List devices with their certificate state, ordered by id, one page at a time.",
+        summary: "List devices with their certificate state, ordered by id, one page at a time (only the caller's sites).",
         querystring: DeviceListQuery,
         response: { 200: DeviceListResponse, 400: ErrorBody, 401: ErrorBody },
       },
     },
     async (request) => {
-      const page = await deps.devices.list(request.query);
+      const page = await deps.devices.list({ ...request.query, sites: siteFilter(principalOf(request).sites) });
       const certs = await deps.certificates.latestForDevices(page.items.map((d) => d.id));
       const now = deps.clock.now();
       return { items: page.items.map((d) => toDto(d, certs.get(d.id), now)), next: page.next };
@@ -85,6 +100,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
   app.get(
     "/:id",
     {
+      config: { permission: "devices:read" },
       schema: {
         tags: ["devices"],
         summary: "One device, with its newest certificate.",
@@ -93,7 +109,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
-      const device = await deps.devices.get(request.params.id);
+      const device = await deps.devices.get(request.params.id, siteFilter(principalOf(request).sites));
       const certs = await deps.certificates.latestForDevices([device.id]);
       return toDto(device, certs.get(device.id), deps.clock.now());
     },
@@ -102,6 +118,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
   app.get(
     "/:id/certificates",
     {
+      config: { permission: "devices:read" },
       schema: {
         tags: ["devices"],
         summary: "Every certificate issued to a device, newest first.",
@@ -110,6 +127,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
+      await deps.devices.get(request.params.id, siteFilter(principalOf(request).sites));
       const now = deps.clock.now();
       return { items: (await deps.identity.certificatesOf(request.params.id)).map((c) => certificateDto(c, now)) };
     },
@@ -118,6 +136,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
   app.post(
     "/",
     {
+      config: { permission: "devices:write" },
       schema: {
         tags: ["devices"],
         summary: "Register a device by id; it stays pending until it enrolls (any attestation).",
@@ -126,8 +145,9 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      const by = (request.principal as Principal).username;
-      const device = await deps.devices.register({ ...request.body, by });
+      const principal = principalOf(request);
+      const site = targetSite(principal, request.body.site);
+      const device = await deps.devices.register({ ...request.body, site, by: principal.username });
       return reply.status(201).send(toDto(device, undefined, deps.clock.now()));
     },
   );
@@ -136,6 +156,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
     "/import",
     {
       bodyLimit: 16 * 1024 * 1024,
+      config: { permission: "devices:write" },
       schema: {
         tags: ["devices"],
         summary:
@@ -145,7 +166,9 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      const imported = await deps.enrollment.preregister(request.body.csv, (request.principal as Principal).username);
+      const principal = principalOf(request);
+      const site = targetSite(principal, request.body.site);
+      const imported = await deps.enrollment.preregister(request.body.csv, principal.username, site);
       return reply.status(201).send({ imported });
     },
   );
@@ -153,6 +176,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
   app.post(
     "/:id/revoke",
     {
+      config: { permission: "devices:revoke" },
       schema: {
         tags: ["devices"],
         summary: "Revoke a device and all its certificates; its live sessions are cut at once.",
@@ -162,11 +186,8 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
-      const serials = await deps.identity.revokeDevice(
-        request.params.id,
-        request.body.reason,
-        (request.principal as Principal).username,
-      );
+      await deps.devices.get(request.params.id, siteFilter(principalOf(request).sites));
+      const serials = await deps.identity.revokeDevice(request.params.id, request.body.reason, principalOf(request).username);
       return { device: request.params.id, revokedSerials: serials };
     },
   );

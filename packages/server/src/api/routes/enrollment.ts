@@ -39,6 +39,7 @@ export const enrollmentRoutes: FastifyPluginAsyncZod<{
   app.get(
     "/api/v1/manufacturers",
     {
+      config: { permission: "enrollment:read" },
       schema: {
         tags: ["enrollment"],
         summary: "Manufacturer CAs trusted for factory-certificate attestation.",
@@ -51,7 +52,7 @@ export const enrollmentRoutes: FastifyPluginAsyncZod<{
   app.post(
     "/api/v1/manufacturers",
     {
-      config: { scope: "admin" },
+      config: { permission: "manufacturers:write" },
       schema: {
         tags: ["enrollment"],
         summary: "Register a manufacturer CA (IEEE 802.1AR IDevID style), optionally with a serial allowlist.",
@@ -72,7 +73,7 @@ export const enrollmentRoutes: FastifyPluginAsyncZod<{
   app.post(
     "/api/v1/manufacturers/:id/revoke",
     {
-      config: { scope: "admin" },
+      config: { permission: "manufacturers:write" },
       schema: {
         tags: ["enrollment"],
         summary: "Stop trusting a manufacturer CA for enrollment.",
@@ -86,6 +87,7 @@ export const enrollmentRoutes: FastifyPluginAsyncZod<{
   app.get(
     "/api/v1/enrollment-tokens",
     {
+      config: { permission: "enrollment:read" },
       schema: {
         tags: ["enrollment"],
         summary: "Claim tokens (never their secrets).",
@@ -110,6 +112,7 @@ export const enrollmentRoutes: FastifyPluginAsyncZod<{
   app.post(
     "/api/v1/enrollment-tokens",
     {
+      config: { permission: "enrollment:write" },
       schema: {
         tags: ["enrollment"],
         summary: "Create one-time, expiring claim tokens bound to a profile (and optionally a device id). Shown once.",
@@ -127,7 +130,10 @@ export const enrollmentRoutes: FastifyPluginAsyncZod<{
 
   app.get(
     "/api/v1/ca",
-    { schema: { tags: ["enrollment"], summary: "Vigil's CA hierarchy.", response: { 200: CaInfoResponse } } },
+    {
+      config: { permission: "enrollment:read" },
+      schema: { tags: ["enrollment"], summary: "Vigil's CA hierarchy.", response: { 200: CaInfoResponse } },
+    },
     async () => ({
       root: {
         subject: deps.ca.root.subject.replace(/\n/g, ", "),

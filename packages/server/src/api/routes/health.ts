@@ -65,6 +65,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ platform: PlatformStatus; met
   app.get(
     "/api/v1/status",
     {
+      config: { permission: "status:read" },
       schema: {
         tags: ["health"],
         summary: "What is running, where, and how much it holds.",

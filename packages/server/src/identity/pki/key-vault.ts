@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { VigilError } from "../../core/index.js";
 
@@ -156,5 +156,28 @@ export class SealedFileVault implements KeyVault {
 
   async delete(name: string): Promise<void> {
     await rm(this.#file(name), { force: true });
+  }
+
+  /**
+   * Re-wraps the data key of every item not yet sealed under the current master key (the
+   * secrets themselves are not re-encrypted). Each file is replaced atomically, so the vault
+   * stays readable throughout; returns how many items were re-wrapped.
+   */
+  async rewrapAll(): Promise<number> {
+    if (!existsSync(this.#dir)) return 0;
+    let n = 0;
+    for (const entry of await readdir(this.#dir)) {
+      if (!entry.endsWith(".sealed")) continue;
+      const file = join(this.#dir, entry);
+      const sealed = JSON.parse(await readFile(file, "utf8")) as SealedFile;
+      if (sealed.masterKeyId === this.#master.keyId) continue;
+      const dek = await this.#master.unwrap(sealed.dek);
+      const rewrapped: SealedFile = { ...sealed, masterKeyId: this.#master.keyId, dek: await this.#master.wrap(dek) };
+      const tmp = `${file}.tmp-${process.pid}`;
+      await writeFile(tmp, `${JSON.stringify(rewrapped)}\n`, { mode: 0o600 });
+      await rename(tmp, file);
+      n++;
+    }
+    return n;
   }
 }

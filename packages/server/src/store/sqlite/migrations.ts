@@ -146,6 +146,220 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 6,
+    name: "trust-scores",
+    sql: `
+      CREATE TABLE trust_scores (
+        device_id TEXT PRIMARY KEY,
+        score REAL NOT NULL,
+        tier TEXT NOT NULL,
+        vertical TEXT NOT NULL,
+        state TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE trust_history (
+        device_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        score REAL NOT NULL,
+        tier TEXT NOT NULL,
+        from_tier TEXT,
+        reasons TEXT NOT NULL,
+        PRIMARY KEY (device_id, seq)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 7,
+    name: "operator-security",
+    // MFA, console sessions, sites and sealed data keys (issue 12). The TOTP secret is sealed
+    // (AES-256-GCM under the operator_mfa data key); tokens, sessions and recovery codes are
+    // stored as SHA-256 digests only.
+    sql: `
+      ALTER TABLE operators ADD COLUMN sites TEXT NOT NULL DEFAULT '["*"]';
+      ALTER TABLE operators ADD COLUMN disabled_at INTEGER;
+      ALTER TABLE api_tokens ADD COLUMN mfa INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE operator_mfa (
+        operator_id TEXT PRIMARY KEY REFERENCES operators(id),
+        totp_secret TEXT,
+        totp_pending TEXT,
+        totp_confirmed_at INTEGER,
+        totp_last_step INTEGER,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE operator_recovery_codes (
+        operator_id TEXT NOT NULL REFERENCES operators(id),
+        code_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        used_at INTEGER,
+        PRIMARY KEY (operator_id, code_hash)
+      ) STRICT;
+      CREATE TABLE webauthn_credentials (
+        id TEXT PRIMARY KEY,
+        operator_id TEXT NOT NULL REFERENCES operators(id),
+        name TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        transports TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER
+      ) STRICT;
+      CREATE INDEX webauthn_credentials_operator ON webauthn_credentials(operator_id);
+      CREATE TABLE console_sessions (
+        id TEXT PRIMARY KEY,
+        operator_id TEXT NOT NULL REFERENCES operators(id),
+        secret_hash TEXT NOT NULL,
+        csrf_hash TEXT NOT NULL,
+        mfa INTEGER NOT NULL,
+        remote TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      ) STRICT;
+      CREATE INDEX console_sessions_operator ON console_sessions(operator_id);
+      CREATE TABLE sealed_data_keys (
+        name TEXT PRIMARY KEY,
+        master_key_id TEXT NOT NULL,
+        wrapped TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        rewrapped_at INTEGER
+      ) STRICT;
+      ALTER TABLE devices ADD COLUMN site TEXT NOT NULL DEFAULT 'default';
+      CREATE INDEX devices_site ON devices(site, id);
+    `,
+  },
+  {
+    version: 8,
+    name: "assessment",
+    // SBOMs per firmware (components as JSON: read whole, never queried by column), OSV
+    // advisories with a package-key index for matching, VEX statements, findings per device
+    // and the audit-check runs (the last 100 kept).
+    sql: `
+      CREATE TABLE sboms (
+        id TEXT PRIMARY KEY,
+        profile TEXT NOT NULL,
+        firmware_version TEXT NOT NULL,
+        spec_version TEXT NOT NULL,
+        serial_number TEXT,
+        bom_version INTEGER NOT NULL,
+        subject_name TEXT,
+        sha256 TEXT NOT NULL,
+        components TEXT NOT NULL,
+        component_count INTEGER NOT NULL,
+        imported_at INTEGER NOT NULL,
+        imported_by TEXT NOT NULL,
+        UNIQUE (profile, firmware_version)
+      ) STRICT;
+      CREATE INDEX sboms_serial ON sboms(serial_number) WHERE serial_number IS NOT NULL;
+      CREATE TABLE advisories (
+        id TEXT PRIMARY KEY,
+        modified INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        imported_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE advisory_packages (
+        package_key TEXT NOT NULL,
+        advisory_id TEXT NOT NULL REFERENCES advisories(id) ON DELETE CASCADE,
+        PRIMARY KEY (package_key, advisory_id)
+      ) STRICT;
+      CREATE INDEX advisory_packages_advisory ON advisory_packages(advisory_id);
+      CREATE TABLE vex_statements (
+        vulnerability TEXT NOT NULL,
+        package_key TEXT NOT NULL,
+        version TEXT NOT NULL,
+        sbom_serial TEXT NOT NULL,
+        state TEXT NOT NULL,
+        justification TEXT,
+        detail TEXT,
+        source TEXT NOT NULL,
+        imported_at INTEGER NOT NULL,
+        PRIMARY KEY (vulnerability, package_key, version, sbom_serial)
+      ) STRICT;
+      CREATE TABLE vulnerability_findings (
+        device_id TEXT NOT NULL,
+        advisory_id TEXT NOT NULL,
+        component TEXT NOT NULL,
+        component_version TEXT NOT NULL,
+        sbom_id TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        cvss REAL,
+        fixed_version TEXT,
+        status TEXT NOT NULL,
+        resolution TEXT,
+        first_seen_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        resolved_at INTEGER,
+        PRIMARY KEY (device_id, advisory_id, component)
+      ) STRICT;
+      CREATE INDEX vulnerability_findings_status ON vulnerability_findings(status, device_id);
+      CREATE TABLE audit_check_runs (
+        id TEXT PRIMARY KEY,
+        at INTEGER NOT NULL,
+        trigger TEXT NOT NULL,
+        results TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX audit_check_runs_at ON audit_check_runs(at);
+    `,
+  },
+  {
+    version: 9,
+    name: "ota",
+    // Firmware artifacts, the signed OTA metadata history (every root version is kept: devices
+    // walk the chain), update campaigns and each targeted device's progress.
+    sql: `
+      CREATE TABLE ota_artifacts (
+        name TEXT PRIMARY KEY,
+        version TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        hardware TEXT NOT NULL,
+        min_version TEXT,
+        counter INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        length INTEGER NOT NULL,
+        sbom_ref TEXT,
+        file TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE ota_metadata (
+        role TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (role, version)
+      ) STRICT;
+      CREATE TABLE ota_campaigns (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        artifact TEXT NOT NULL REFERENCES ota_artifacts(name),
+        version TEXT NOT NULL,
+        state TEXT NOT NULL,
+        wave INTEGER NOT NULL,
+        waves INTEGER NOT NULL,
+        selector TEXT NOT NULL,
+        options TEXT NOT NULL,
+        halt_reason TEXT,
+        baseline TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE ota_campaign_targets (
+        campaign_id TEXT NOT NULL REFERENCES ota_campaigns(id),
+        device_id TEXT NOT NULL,
+        wave INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        from_version TEXT,
+        reason TEXT,
+        trust_dropped INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (campaign_id, device_id)
+      ) STRICT;
+      CREATE INDEX ota_campaign_targets_device ON ota_campaign_targets(device_id);
+    `,
+  },
 ];
 
 export const latestVersion = migrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -35,10 +35,11 @@ interface DeviceRow {
   manufacturer_id: string | null;
   enrolled_at: number | null;
   factory_cert_sha256: string | null;
+  site: string;
 }
 
 const DEVICE_COLUMNS =
-  "id, profile, state, firmware_version, created_at, last_seen_at, attestation_method, attestation_strength, key_type, sbom_ref, expected_key_sha256, manufacturer_id, enrolled_at, factory_cert_sha256";
+  "id, profile, state, firmware_version, created_at, last_seen_at, attestation_method, attestation_strength, key_type, sbom_ref, expected_key_sha256, manufacturer_id, enrolled_at, factory_cert_sha256, site";
 
 function deviceParams(r: DeviceRecord): unknown[] {
   return [
@@ -56,6 +57,7 @@ function deviceParams(r: DeviceRecord): unknown[] {
     r.manufacturerId,
     r.enrolledAt,
     r.factoryCertSha256,
+    r.site,
   ];
 }
 
@@ -75,6 +77,7 @@ function toDevice(row: DeviceRow): DeviceRecord {
     manufacturerId: row.manufacturer_id,
     enrolledAt: row.enrolled_at as Millis | null,
     factoryCertSha256: row.factory_cert_sha256,
+    site: row.site,
   };
 }
 
@@ -93,9 +96,13 @@ export class SqliteDevices implements DeviceRepository {
     this.#db = db;
     this.#count = db.prepare("SELECT COUNT(*) AS n FROM devices");
     this.#get = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`);
-    this.#insert = db.prepare(`INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.#page = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id > ? ORDER BY id LIMIT ?`);
-    this.#pageByState = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE state = ? AND id > ? ORDER BY id LIMIT ?`);
+    this.#insert = db.prepare(`INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    // The site filter is a JSON array (json_each), or NULL for every site.
+    const sites = "(? IS NULL OR site IN (SELECT value FROM json_each(?)))";
+    this.#page = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id > ? AND ${sites} ORDER BY id LIMIT ?`);
+    this.#pageByState = db.prepare(
+      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE state = ? AND id > ? AND ${sites} ORDER BY id LIMIT ?`,
+    );
     this.#revokeDevice = db.prepare("UPDATE devices SET state = 'revoked' WHERE id = ?");
     this.#activeSerials = db.prepare("SELECT serial FROM certificates WHERE device_id = ? AND revoked_at IS NULL");
     this.#revokeCert = db.prepare(
@@ -143,13 +150,19 @@ export class SqliteDevices implements DeviceRepository {
     })();
   }
 
-  async list(query: { limit: number; after?: string | undefined; state?: DeviceState | undefined }): Promise<DevicePage> {
+  async list(query: {
+    limit: number;
+    after?: string | undefined;
+    state?: DeviceState | undefined;
+    sites?: readonly string[] | undefined;
+  }): Promise<DevicePage> {
     const after = query.after ?? "";
+    const sites = query.sites === undefined ? null : JSON.stringify(query.sites);
     // Fetch one extra row to know whether another page follows.
     const rows = (
       query.state === undefined
-        ? this.#page.all(after, query.limit + 1)
-        : this.#pageByState.all(query.state, after, query.limit + 1)
+        ? this.#page.all(after, sites, sites, query.limit + 1)
+        : this.#pageByState.all(query.state, after, sites, sites, query.limit + 1)
     ) as DeviceRow[];
     const items = rows.slice(0, query.limit).map(toDevice);
     const next = rows.length > query.limit ? (items.at(-1)?.id ?? null) : null;
@@ -187,6 +200,7 @@ function toCertificate(row: CertificateRow): CertificateRecord {
 
 export class SqliteCertificates implements CertificateRepository {
   readonly #db: Db;
+  readonly #latestBySize = new Map<number, Database.Statement>();
   readonly #get;
   readonly #forDevice;
   readonly #revoked;
@@ -211,18 +225,26 @@ export class SqliteCertificates implements CertificateRepository {
     const out = new Map<DeviceId, CertificateRecord>();
     for (let i = 0; i < deviceIds.length; i += 500) {
       const chunk = deviceIds.slice(i, i + 500);
-      const rows = this.#db
-        .prepare(
-          `SELECT c.* FROM certificates c JOIN (SELECT device_id, MAX(issued_at) AS latest FROM certificates WHERE device_id IN (${chunk.map(() => "?").join(",")}) GROUP BY device_id) l
-           ON c.device_id = l.device_id AND c.issued_at = l.latest`,
-        )
-        .all(...chunk) as CertificateRow[];
+      const rows = this.#latestStatement(chunk.length).all(...chunk) as CertificateRow[];
       for (const row of rows) {
         const existing = out.get(row.device_id as DeviceId);
         if (existing === undefined || existing.notAfter < row.not_after) out.set(row.device_id as DeviceId, toCertificate(row));
       }
     }
     return out;
+  }
+
+  /** Prepared once per IN-list size (pages have few distinct sizes). */
+  #latestStatement(size: number): Database.Statement {
+    let statement = this.#latestBySize.get(size);
+    if (statement === undefined) {
+      statement = this.#db.prepare(
+        `SELECT c.* FROM certificates c JOIN (SELECT device_id, MAX(issued_at) AS latest FROM certificates WHERE device_id IN (${Array.from({ length: size }, () => "?").join(",")}) GROUP BY device_id) l
+         ON c.device_id = l.device_id AND c.issued_at = l.latest`,
+      );
+      if (this.#latestBySize.size < 64) this.#latestBySize.set(size, statement);
+    }
+    return statement;
   }
 
   async listRevoked(now: Millis): Promise<CertificateRecord[]> {
@@ -382,7 +404,9 @@ export class SqliteEnrollmentLedger implements EnrollmentLedger {
   constructor(db: Db) {
     this.#db = db;
     this.#useToken = db.prepare("UPDATE enrollment_tokens SET used_at = ?, used_by_device = ? WHERE id = ? AND used_at IS NULL");
-    this.#insertDevice = db.prepare(`INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.#insertDevice = db.prepare(
+      `INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
     this.#completeDevice = db.prepare(
       `UPDATE devices SET profile = ?, state = ?, firmware_version = ?, attestation_method = ?, attestation_strength = ?, key_type = ?, sbom_ref = ?, manufacturer_id = ?, enrolled_at = ?, factory_cert_sha256 = ?
        WHERE id = ? AND state = 'pending'`,

@@ -93,6 +93,8 @@ test("duplicates are STORE_CONFLICT and leave the first record unchanged", async
     passwordHash: "h",
     role: "admin" as const,
     mustChangePassword: false,
+    sites: ["*"],
+    disabledAt: null,
     createdAt: 1 as Millis,
     updatedAt: 1 as Millis,
   };

@@ -1,11 +1,10 @@
 import Database from "better-sqlite3";
-import type { Scope } from "@vigil/contract";
-import { VigilError, type Logger, type Millis, type OperatorId, type TokenId } from "../../core/index.js";
+import { VigilError, type Logger } from "../../core/index.js";
 import type { EnrollmentLedger, EnrollmentTokenRepository, ManufacturerRepository } from "../../enrollment/index.js";
-import type { CertificateRepository, DeviceRepository } from "../../identity/index.js";
-import type { OperatorRecord, OperatorRepository, Role, TokenRecord, TokenRepository } from "../../operators/index.js";
+import type { CertificateRepository, DataKeyRepository, DeviceRepository } from "../../identity/index.js";
+import type { MfaRepository, OperatorRepository, SessionRepository, TokenRepository } from "../../operators/index.js";
 import type { Store } from "../ports.js";
-import { conflict, isUniqueViolation, sqliteCode } from "./sql-errors.js";
+import { sqliteCode } from "./sql-errors.js";
 import { SqliteAudit } from "./sqlite-audit.js";
 import {
   SqliteCertificates,
@@ -15,6 +14,10 @@ import {
   SqliteManufacturers,
 } from "./sqlite-identity.js";
 import { latestVersion, migrations } from "./migrations.js";
+import { SqliteDataKeys, SqliteMfa, SqliteOperators, SqliteSessions, SqliteTokens } from "./sqlite-operators.js";
+import { SqliteTrust } from "./sqlite-trust.js";
+import { SqliteOta } from "./sqlite-ota.js";
+import { SqliteAssessment } from "./sqlite-assessment.js";
 
 type Db = Database.Database;
 
@@ -118,38 +121,23 @@ function migrate(db: Db, file: string, log: Logger): void {
   }
 }
 
-interface OperatorRow {
-  id: string;
-  username: string;
-  password_hash: string;
-  role: string;
-  must_change_password: number;
-  created_at: number;
-  updated_at: number;
-}
-
-interface TokenRow {
-  id: string;
-  operator_id: string;
-  secret_hash: string;
-  scopes: string;
-  label: string;
-  created_at: number;
-  expires_at: number;
-  revoked_at: number | null;
-}
-
 class SqliteStore implements Store {
   readonly engine = "sqlite" as const;
   readonly location: string;
   readonly operators: OperatorRepository;
   readonly tokens: TokenRepository;
+  readonly mfa: MfaRepository;
+  readonly sessions: SessionRepository;
+  readonly dataKeys: DataKeyRepository;
   readonly devices: DeviceRepository;
   readonly certificates: CertificateRepository;
   readonly manufacturers: ManufacturerRepository;
   readonly enrollmentTokens: EnrollmentTokenRepository;
   readonly enrollments: EnrollmentLedger;
   readonly audit: SqliteAudit;
+  readonly trust: SqliteTrust;
+  readonly ota: SqliteOta;
+  readonly assessment: SqliteAssessment;
   readonly #db: Db;
 
   constructor(db: Db, file: string) {
@@ -157,12 +145,18 @@ class SqliteStore implements Store {
     this.location = file;
     this.operators = new SqliteOperators(db);
     this.tokens = new SqliteTokens(db);
+    this.mfa = new SqliteMfa(db);
+    this.sessions = new SqliteSessions(db);
+    this.dataKeys = new SqliteDataKeys(db);
     this.devices = new SqliteDevices(db);
     this.certificates = new SqliteCertificates(db);
     this.manufacturers = new SqliteManufacturers(db);
     this.enrollmentTokens = new SqliteEnrollmentTokens(db);
     this.enrollments = new SqliteEnrollmentLedger(db);
     this.audit = new SqliteAudit(db);
+    this.trust = new SqliteTrust(db);
+    this.ota = new SqliteOta(db);
+    this.assessment = new SqliteAssessment(db);
   }
 
   async schemaVersion(): Promise<number> {
@@ -175,123 +169,4 @@ class SqliteStore implements Store {
     this.#db.pragma("wal_checkpoint(TRUNCATE)");
     this.#db.close();
   }
-}
-
-class SqliteOperators implements OperatorRepository {
-  readonly #count;
-  readonly #byName;
-  readonly #byId;
-  readonly #insert;
-  readonly #updatePassword;
-
-  constructor(db: Db) {
-    this.#count = db.prepare("SELECT COUNT(*) AS n FROM operators");
-    this.#byName = db.prepare("SELECT * FROM operators WHERE username = ?");
-    this.#byId = db.prepare("SELECT * FROM operators WHERE id = ?");
-    this.#insert = db.prepare(
-      "INSERT INTO operators (id, username, password_hash, role, must_change_password, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    );
-    this.#updatePassword = db.prepare(
-      "UPDATE operators SET password_hash = ?, must_change_password = ?, updated_at = ? WHERE id = ?",
-    );
-  }
-
-  async count(): Promise<number> {
-    return (this.#count.get() as { n: number }).n;
-  }
-
-  async findByUsername(username: string): Promise<OperatorRecord | undefined> {
-    const row = this.#byName.get(username) as OperatorRow | undefined;
-    return row && toOperator(row);
-  }
-
-  async findById(id: OperatorId): Promise<OperatorRecord | undefined> {
-    const row = this.#byId.get(id) as OperatorRow | undefined;
-    return row && toOperator(row);
-  }
-
-  async insert(r: OperatorRecord): Promise<void> {
-    try {
-      this.#insert.run(r.id, r.username, r.passwordHash, r.role, r.mustChangePassword ? 1 : 0, r.createdAt, r.updatedAt);
-    } catch (error) {
-      if (isUniqueViolation(error)) throw conflict(`operator ${r.username}`, error);
-      throw error;
-    }
-  }
-
-  async updatePassword(id: OperatorId, passwordHash: string, mustChangePassword: boolean, at: Millis): Promise<void> {
-    this.#updatePassword.run(passwordHash, mustChangePassword ? 1 : 0, at, id);
-  }
-}
-
-function toOperator(row: OperatorRow): OperatorRecord {
-  return {
-    id: row.id as OperatorId,
-    username: row.username,
-    passwordHash: row.password_hash,
-    role: row.role as Role,
-    mustChangePassword: row.must_change_password === 1,
-    createdAt: row.created_at as Millis,
-    updatedAt: row.updated_at as Millis,
-  };
-}
-
-class SqliteTokens implements TokenRepository {
-  readonly #insert;
-  readonly #byId;
-  readonly #revoke;
-  readonly #forOperator;
-
-  constructor(db: Db) {
-    this.#insert = db.prepare(
-      "INSERT INTO api_tokens (id, operator_id, secret_hash, scopes, label, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    );
-    this.#byId = db.prepare("SELECT * FROM api_tokens WHERE id = ?");
-    this.#revoke = db.prepare("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
-    this.#forOperator = db.prepare("SELECT * FROM api_tokens WHERE operator_id = ? ORDER BY created_at");
-  }
-
-  async insert(r: TokenRecord): Promise<void> {
-    try {
-      this.#insert.run(
-        r.id,
-        r.operatorId,
-        r.secretHash,
-        JSON.stringify(r.scopes),
-        r.label,
-        r.createdAt,
-        r.expiresAt,
-        r.revokedAt,
-      );
-    } catch (error) {
-      if (isUniqueViolation(error)) throw conflict(`token ${r.id}`, error);
-      throw error;
-    }
-  }
-
-  async findById(id: TokenId): Promise<TokenRecord | undefined> {
-    const row = this.#byId.get(id) as TokenRow | undefined;
-    return row && toToken(row);
-  }
-
-  async revoke(id: TokenId, at: Millis): Promise<boolean> {
-    return this.#revoke.run(at, id).changes === 1;
-  }
-
-  async listForOperator(operatorId: OperatorId): Promise<TokenRecord[]> {
-    return (this.#forOperator.all(operatorId) as TokenRow[]).map(toToken);
-  }
-}
-
-function toToken(row: TokenRow): TokenRecord {
-  return {
-    id: row.id as TokenId,
-    operatorId: row.operator_id as OperatorId,
-    secretHash: row.secret_hash,
-    scopes: JSON.parse(row.scopes) as Scope[],
-    label: row.label,
-    createdAt: row.created_at as Millis,
-    expiresAt: row.expires_at as Millis,
-    revokedAt: row.revoked_at as Millis | null,
-  };
 }

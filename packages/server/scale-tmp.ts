@@ -1,0 +1,23 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Platform, loadConfig } from "./src/app/index.js";
+import { createRootLogger } from "./src/core/index.js";
+import { Fleet, platformTarget } from "./src/simulator/index.js";
+
+const n = Number(process.argv[2] ?? 1000);
+const dir = mkdtempSync(join(tmpdir(), "vigil-scale-"));
+const config = await loadConfig({ env: {}, cwd: dir, flags: { "data-dir": dir, "http-port": "0", "http-host": "127.0.0.1", "mqtt-max-connections-per-source": "100000" } });
+const platform = new Platform({ config, log: createRootLogger({ level: "error", destination: process.stderr }), processMetrics: false });
+await platform.start();
+const rss0 = process.memoryUsage().rss;
+const fleet = new Fleet({ target: platformTarget(platform), workDir: join(dir, "fleet"), concurrency: 16, onProgress: (l) => { if (/00\//.test(l)) console.error(l); } });
+const t0 = Date.now();
+for (let done = 0; done < n; done += 500) await fleet.start(Math.min(500, n - done), "city");
+const t1 = Date.now();
+await new Promise((r) => setTimeout(r, 20_000));
+const s = fleet.stats();
+console.log(JSON.stringify({ n, devices: s.devices, connected: s.connected, gatewaySessions: platform.gateway.sessions().length, enrollConnectSeconds: (t1 - t0) / 1000, rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20), rssDeltaMiB: Math.round((process.memoryUsage().rss - rss0) / 2 ** 20), heapMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20), sent: s.sent, failed: s.failed, enrollFailures: s.enrollFailures, connectFailures: s.connectFailures }));
+await fleet.stop();
+await platform.stop();
+process.exit(0);

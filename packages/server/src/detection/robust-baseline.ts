@@ -1,0 +1,104 @@
+/**
+ * What the anomaly model watches in each device's feature window (docs/adr/0004). Index
+ * order is the layout of every `Float64Array` of features.
+ */
+export const FEATURES = [
+  "messages_per_s",
+  "bytes_per_s",
+  "payload_mean_bytes",
+  "payload_std_bytes",
+  "new_topics",
+  "interarrival_cv",
+  "sessions",
+  "denials",
+] as const;
+export type FeatureName = (typeof FEATURES)[number];
+export const FEATURE_COUNT = FEATURES.length;
+
+/** Smallest scale of each feature, so a perfectly regular device is not "infinitely" surprised by jitter. */
+const ABS_FLOOR = Float64Array.from([0.05, 16, 8, 8, 0.5, 0.25, 0.5, 0.5]);
+/** Features judged in both directions (the rest only upwards: more traffic is the threat). */
+const TWO_SIDED = Uint8Array.from([0, 0, 1, 0, 0, 1, 0, 0]);
+/** Scale floor relative to the mean. */
+const REL_FLOOR = 0.1;
+/** Residuals are clipped at this many scales before they update the baseline (Huber-style). */
+const CLIP = 3;
+/** 1 / MAD -> sigma for a normal distribution (mean absolute deviation = 0.7979 sigma). */
+const MAD_TO_SIGMA = 1.2533;
+
+/**
+ * A robust online baseline of `FEATURE_COUNT` features: per feature an EWMA of the value and
+ * an EWMA of the absolute residual (a streaming mean absolute deviation), with residuals
+ * clipped before they update, so a burst of attack traffic barely moves what "normal" is.
+ * The first `1 / minAlpha` windows average with weight 1/n (learns in a few windows), then
+ * it forgets with weight `minAlpha`. Fixed size (2 x FEATURE_COUNT doubles), no allocation.
+ */
+export class RobustBaseline {
+  readonly mean = new Float64Array(FEATURE_COUNT);
+  readonly dev = new Float64Array(FEATURE_COUNT);
+  /** Windows learnt so far. */
+  n = 0;
+  readonly #minAlpha: number;
+
+  constructor(minAlpha = 1 / 30) {
+    this.#minAlpha = minAlpha;
+  }
+
+  /** The scale of feature `i` (in its units): the robust sigma, floored. */
+  scale(i: number): number {
+    const m = this.mean[i] as number;
+    const floor = Math.max(ABS_FLOOR[i] as number, REL_FLOOR * Math.abs(m));
+    const s = (this.dev[i] as number) * MAD_TO_SIGMA;
+    return s > floor ? s : floor;
+  }
+
+  /** Signed deviation of `x[i]` in scales; one-sided features report 0 below the mean. */
+  z(x: Float64Array, i: number): number {
+    const d = ((x[i] as number) - (this.mean[i] as number)) / this.scale(i);
+    return TWO_SIDED[i] === 1 ? Math.abs(d) : d > 0 ? d : 0;
+  }
+
+  /** Largest deviation over the features, and which (written to `out[0]`, `out[1]`). */
+  score(x: Float64Array, out: Float64Array): number {
+    let best = 0;
+    let which = -1;
+    for (let i = 0; i < FEATURE_COUNT; i++) {
+      const z = this.z(x, i);
+      if (z > best) {
+        best = z;
+        which = i;
+      }
+    }
+    out[0] = best;
+    out[1] = which;
+    return best;
+  }
+
+  /** Learns one window. */
+  update(x: Float64Array): void {
+    const n = ++this.n;
+    const alpha = 1 / n > this.#minAlpha ? 1 / n : this.#minAlpha;
+    for (let i = 0; i < FEATURE_COUNT; i++) {
+      const v = x[i] as number;
+      if (!Number.isFinite(v)) continue;
+      if (n === 1) {
+        this.mean[i] = v;
+        this.dev[i] = 0;
+        continue;
+      }
+      let r = v - (this.mean[i] as number);
+      // Clip only once there is a scale to clip against.
+      if (n > 3) {
+        const c = CLIP * this.scale(i);
+        r = r > c ? c : r < -c ? -c : r;
+      }
+      this.mean[i] = (this.mean[i] as number) + alpha * r;
+      this.dev[i] = (this.dev[i] as number) + alpha * (Math.abs(r) - (this.dev[i] as number));
+    }
+  }
+
+  /** Upper band of feature `i`: mean + k scales. */
+  upper(i: number, k: number): number {
+    return (this.mean[i] as number) + k * this.scale(i);
+  }
+}

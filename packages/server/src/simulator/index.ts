@@ -1,0 +1,20 @@
+export { behaviours, behaviourOf, type Behaviour, type OutgoingMessage, type TickContext } from "./behaviours.js";
+export { Fleet, pool, type FleetOptions, type FleetStats } from "./fleet.js";
+export { allocate, isMixName, mixes, type MixName } from "./mixes.js";
+export { AuditFollower, OBSERVED_SIGNALS, SignalObserver, toObserved, type AuditPage, type ObservedSignal } from "./observer.js";
+export { createRandom, type Random } from "./random.js";
+export { analyse, formatReport, type AttackOutcome, type RunReport } from "./report.js";
+export {
+  isScenarioName,
+  pickDevice,
+  runScenario,
+  scenarioNames,
+  scenarios,
+  unavailableScenarios,
+  type AttackContext,
+  type GroundTruth,
+  type ScenarioName,
+} from "./scenarios.js";
+export { TOKENS_PER_REQUEST, defaultMqttUrl, platformTarget, type SimTarget } from "./target.js";
+export { defaultTimeline, runTimeline, type TimelineEntry, type TimelineRun } from "./timeline.js";
+export { VirtualDevice, type DeviceStats, type VirtualDeviceOptions } from "./virtual-device.js";

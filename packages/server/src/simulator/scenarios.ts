@@ -1,0 +1,399 @@
+import { DeviceSdkError, connect, enroll, type DeviceConnection } from "@vigil/device-sdk";
+import { loadDefaultProfiles, type Profile } from "../policy/index.js";
+import { closedWithin, credentialsOf, endQuietly, rawConnect, rawSubscribe } from "./attacker.js";
+import type { Fleet } from "./fleet.js";
+import { deviceDir, sleep, type VirtualDevice } from "./virtual-device.js";
+
+/** One labelled attack, as written to the ground-truth JSONL file. */
+export interface GroundTruth {
+  /** The device the attack is injected into (or aimed at, for brute force and token replay). */
+  readonly device: string;
+  readonly scenario: ScenarioName;
+  /** ISO 8601 (ms). */
+  readonly start: string;
+  readonly end: string;
+  /** Every identity the attack used or claimed, the device included: what detection may name. */
+  readonly actors: readonly string[];
+  /** Set for `vigil drill`: everything it triggers is part of an exercise. */
+  readonly drill?: true;
+  /** What the scenario did (counts, rates, sizes): the traffic it claims to have produced. */
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+export interface AttackContext {
+  readonly fleet: Fleet;
+  readonly signal: AbortSignal;
+  readonly drill?: boolean;
+}
+
+interface ScenarioDefinition {
+  readonly title: string;
+  readonly description: string;
+  /** Profiles the attack suits best, in order; any device otherwise. */
+  readonly prefers: readonly string[];
+  run(ctx: AttackContext, device: VirtualDevice, durationMs: number, profile: Profile): Promise<AttackResult>;
+}
+
+interface AttackResult {
+  readonly actors?: readonly string[];
+  readonly detail: Record<string, unknown>;
+}
+
+let profiles: Promise<ReadonlyMap<string, Profile>> | undefined;
+function profileOf(id: string): Promise<Profile> {
+  profiles ??= loadDefaultProfiles();
+  return profiles.then((all) => {
+    const p = all.get(id);
+    if (p === undefined) throw new Error(`unknown profile ${id}`);
+    return p;
+  });
+}
+
+/** `n` random bytes as base64 in a JSON-friendly record of about `bytes` bytes. */
+function blob(fleet: Fleet, bytes: number, seq: number): Record<string, unknown> {
+  const raw = Math.max(16, Math.floor(((bytes - 60) * 3) / 4));
+  return { ts: Date.now(), seq, data: fleet.random.bytes(raw).toString("base64") };
+}
+
+let rogueCount = 0;
+
+export const scenarios = {
+  "brute-force": {
+    title: "credential brute force",
+    description:
+      "Repeated CONNECTs with identities that are not the certificate's (other devices' ids), and TLS connections without any client certificate.",
+    prefers: [],
+    async run(ctx, device, durationMs) {
+      const { fleet } = ctx;
+      // The attacker's foothold: a rogue identity it managed to enroll, used to guess others.
+      const rogue = fleet.createDevice(`${device.id}-rogue${++rogueCount}`, "environmental-sensor");
+      const [token] = await fleet.target.createTokens("environmental-sensor", 1);
+      await rogue.enroll(token ?? "");
+      const creds = await credentialsOf(rogue.dir);
+      const guesses = [device.id, ...fleet.devices().map((d) => d.id)].slice(0, 20);
+      const deadline = Date.now() + durationMs;
+      let attempts = 0;
+      let identifierRejected = 0;
+      let handshakeRefused = 0;
+      let accepted = 0;
+      for (let i = 0; i < 400 && Date.now() < deadline && !ctx.signal.aborted; i++) {
+        attempts++;
+        const withoutCert = i % 4 === 3;
+        const outcome = await rawConnect(fleet.target.mqttUrl, {
+          caPem: fleet.target.caPem,
+          clientId: guesses[i % guesses.length] ?? device.id,
+          ...(withoutCert ? {} : { creds }),
+          timeoutMs: 3_000,
+        });
+        if (outcome.connected) {
+          accepted++;
+          await endQuietly(outcome.client);
+        } else if (outcome.returnCode !== null) identifierRejected++;
+        else handshakeRefused++;
+        await sleep(100, ctx.signal);
+      }
+      return { actors: [device.id, rogue.id], detail: { attempts, identifierRejected, handshakeRefused, accepted } };
+    },
+  },
+  recon: {
+    title: "topic reconnaissance",
+    description:
+      "The device's firmware is taken over and subscribes wildcards, $SYS and other devices' topics to map the broker.",
+    prefers: ["ip-camera", "vehicle-telematics", "environmental-sensor"],
+    async run(ctx, device, durationMs) {
+      const { fleet } = ctx;
+      const others = fleet
+        .devices()
+        .filter((d) => d.id !== device.id)
+        .slice(0, 4)
+        .map((d) => d.id);
+      const filters = [
+        "#",
+        "+/+/+",
+        "$SYS/#",
+        "devices/+/telemetry",
+        "devices/#",
+        "vigil/+/cmd",
+        ...others.flatMap((o) => [`devices/${o}/telemetry`, `devices/${o}/config`, `vigil/${o}/cmd`]),
+      ];
+      await device.suspend();
+      const refused: string[] = [];
+      const granted: string[] = [];
+      try {
+        const outcome = await rawConnect(fleet.target.mqttUrl, {
+          creds: await credentialsOf(device.dir),
+          caPem: fleet.target.caPem,
+          clientId: device.id,
+        });
+        if (outcome.client === undefined) return { detail: { connected: false, filters: 0 } };
+        const pause = Math.max(20, Math.floor(durationMs / filters.length));
+        for (const filter of filters) {
+          if (ctx.signal.aborted) break;
+          const qos = await rawSubscribe(outcome.client, filter);
+          (qos === 128 || qos === null ? refused : granted).push(filter);
+          await sleep(pause, ctx.signal);
+        }
+        await endQuietly(outcome.client);
+      } finally {
+        await device.resume();
+      }
+      return { actors: [device.id], detail: { filters: filters.length, refused: refused.length, granted, probed: others } };
+    },
+  },
+  flood: {
+    title: "message flood",
+    description: "The device publishes telemetry far above its profile's rate (20x, at least 20 messages/s).",
+    prefers: ["environmental-sensor", "smart-meter", "infusion-pump", "vehicle-telematics"],
+    async run(ctx, device, durationMs, profile) {
+      const rate = Math.min(200, Math.max(20, profile.maxMessagesPerSecond * 20));
+      const stepMs = 50;
+      const perStep = Math.max(1, Math.round((rate * stepMs) / 1000));
+      const deadline = Date.now() + durationMs;
+      const started = Date.now();
+      let sent = 0;
+      for (let i = 0; i < 10_000 && Date.now() < deadline && !ctx.signal.aborted; i++) {
+        for (let j = 0; j < perStep; j++)
+          if (device.send({ subtopic: "telemetry", qos: 0, payload: { ts: Date.now(), flood: sent } })) sent++;
+        await sleep(stepMs, ctx.signal);
+      }
+      const seconds = Math.max(0.001, (Date.now() - started) / 1000);
+      return {
+        detail: {
+          sent,
+          targetRatePerSecond: rate,
+          achievedRatePerSecond: Math.round((sent / seconds) * 10) / 10,
+          profileRatePerSecond: profile.maxMessagesPerSecond,
+          profileBurst: profile.burst,
+        },
+      };
+    },
+  },
+  "exfil-slow": {
+    title: "slow data exfiltration",
+    description:
+      "The device keeps its usual rate but every message carries near its profile's size limit of random (compressed, encrypted-looking) data.",
+    prefers: ["patient-monitor", "infusion-pump", "vehicle-telematics", "ip-camera"],
+    async run(ctx, device, durationMs, profile) {
+      // 45 % of the limit: within it even in the restricted tier (which halves it).
+      const size = Math.min(64 * 1024, Math.floor(profile.maxPayloadBytes * 0.45));
+      const interval = Math.max(device.behaviour.periodMs, Math.ceil(1000 / (profile.maxMessagesPerSecond * 0.2)));
+      const deadline = Date.now() + durationMs;
+      let sent = 0;
+      let bytes = 0;
+      for (let i = 0; i < 10_000 && Date.now() < deadline && !ctx.signal.aborted; i++) {
+        const payload = blob(ctx.fleet, size, i);
+        if (device.send({ subtopic: device.behaviour.dataTopic, qos: 0, payload })) {
+          sent++;
+          bytes += JSON.stringify(payload).length;
+        }
+        await sleep(interval, ctx.signal);
+      }
+      return {
+        detail: { sent, bytes, payloadBytes: size, intervalMs: interval, profileMaxPayloadBytes: profile.maxPayloadBytes },
+      };
+    },
+  },
+  "exfil-burst": {
+    title: "burst data exfiltration",
+    description:
+      "The device sends a burst of payloads at its size limit, then one far beyond it (the gateway refuses it and cuts the session).",
+    prefers: ["vehicle-telematics", "patient-monitor", "infusion-pump", "ip-camera"],
+    async run(ctx, device, durationMs, profile) {
+      const size = Math.min(64 * 1024, Math.floor(profile.maxPayloadBytes * 0.45));
+      const burst = Math.max(1, Math.min(20, Math.floor(profile.burst / 2) - 1));
+      let sent = 0;
+      let bytes = 0;
+      for (let i = 0; i < burst; i++) {
+        const payload = blob(ctx.fleet, size, i);
+        if (device.send({ subtopic: device.behaviour.dataTopic, qos: 0, payload })) {
+          sent++;
+          bytes += JSON.stringify(payload).length;
+        }
+      }
+      await sleep(Math.min(1_000, durationMs / 2), ctx.signal);
+      // Then beyond the limit: 1.5x the profile's maximum.
+      const oversize = Math.floor(profile.maxPayloadBytes * 1.5);
+      const overSent = device.send({ subtopic: device.behaviour.dataTopic, qos: 0, payload: blob(ctx.fleet, oversize, burst) });
+      await sleep(Math.max(0, durationMs - 1_000), ctx.signal);
+      return {
+        detail: {
+          sent: sent + (overSent ? 1 : 0),
+          bytes: bytes + (overSent ? oversize : 0),
+          withinLimit: sent,
+          payloadBytes: size,
+          oversizeBytes: overSent ? oversize : 0,
+          profileMaxPayloadBytes: profile.maxPayloadBytes,
+        },
+      };
+    },
+  },
+  "cloned-identity": {
+    title: "cloned identity",
+    description:
+      "A copy of the device's key and certificate connects from a second place while the device is online; both keep reconnecting.",
+    prefers: ["smart-meter", "infusion-pump", "environmental-sensor"],
+    async run(ctx, device, durationMs) {
+      const deadline = Date.now() + durationMs;
+      let clone: DeviceConnection | undefined;
+      let sessions = 0;
+      try {
+        clone = await connect({
+          url: ctx.fleet.target.mqttUrl,
+          dir: device.dir,
+          reconnect: { minMs: 300, maxMs: 2_000 },
+        });
+        sessions = 1;
+        clone.on("error", () => undefined);
+        clone.on("connect", () => sessions++);
+        for (let i = 0; i < 1_000 && Date.now() < deadline && !ctx.signal.aborted; i++) {
+          if (clone.connected) await clone.publishTelemetry({ ts: Date.now(), clone: true }, { qos: 0 }).catch(() => undefined);
+          await sleep(Math.min(1_000, Math.max(50, deadline - Date.now())), ctx.signal);
+        }
+      } finally {
+        await clone?.close().catch(() => undefined);
+      }
+      return { detail: { cloneSessions: sessions } };
+    },
+  },
+  "lateral-movement": {
+    title: "lateral movement",
+    description:
+      "The device's firmware is taken over and publishes commands on other devices' control channels and configuration topics.",
+    prefers: ["plc", "ip-camera", "vehicle-telematics"],
+    async run(ctx, device, durationMs) {
+      const { fleet } = ctx;
+      const victims = fleet
+        .devices()
+        .filter((d) => d.id !== device.id)
+        .slice(0, 3)
+        .map((d) => d.id);
+      const topics = victims.flatMap((v) => [`vigil/${v}/cmd`, `devices/${v}/config`]);
+      const attempts = Math.min(topics.length, 6);
+      const pause = Math.max(50, Math.floor(durationMs / Math.max(1, attempts)) - 200);
+      let cut = 0;
+      const tried: string[] = [];
+      await device.suspend();
+      try {
+        const creds = await credentialsOf(device.dir);
+        for (const topic of topics.slice(0, attempts)) {
+          if (ctx.signal.aborted) break;
+          const outcome = await rawConnect(fleet.target.mqttUrl, { creds, caPem: fleet.target.caPem, clientId: device.id });
+          if (outcome.client === undefined) break;
+          const client = outcome.client;
+          tried.push(topic);
+          client.publish(topic, JSON.stringify({ cmd: "reboot", from: device.id }), { qos: 1 }, () => undefined);
+          if (await closedWithin(client, 3_000)) cut++;
+          await endQuietly(client);
+          await sleep(pause, ctx.signal);
+        }
+      } finally {
+        await device.resume();
+      }
+      return { actors: [device.id], detail: { attempts: tried.length, topics: tried, disconnected: cut, victims } };
+    },
+  },
+  "behaviour-drift": {
+    title: "behaviour drift",
+    description:
+      "A compromised device's readings move slowly away from normal (mean up to +4 sd, noise doubled) while staying within every limit.",
+    prefers: ["plc", "patient-monitor", "environmental-sensor", "infusion-pump"],
+    async run(ctx, device, durationMs) {
+      const started = Date.now();
+      const steps = Math.max(1, Math.min(200, Math.floor(durationMs / 250)));
+      for (let i = 1; i <= steps && !ctx.signal.aborted; i++) {
+        device.drift = i / steps;
+        await sleep(durationMs / steps, ctx.signal);
+      }
+      const reached = device.drift;
+      device.drift = 0;
+      return { detail: { maxDrift: reached, rampMs: Date.now() - started } };
+    },
+  },
+  "token-replay": {
+    title: "replayed enrollment token",
+    description:
+      "A claim token is used by its device, then presented again (stolen from the box or the installer's e-mail) by other identities.",
+    prefers: [],
+    async run(ctx, device, durationMs) {
+      const { fleet } = ctx;
+      const [token] = await fleet.target.createTokens(device.profile, 1);
+      const owner = fleet.createDevice(`${device.id}-new${++rogueCount}`, device.profile);
+      await owner.enroll(token ?? "");
+      const attempts = 3;
+      const claimed: string[] = [];
+      let replayRefused = 0;
+      let otherwiseRefused = 0;
+      let accepted = 0;
+      for (let i = 0; i < attempts && !ctx.signal.aborted; i++) {
+        const id = `${owner.id}-replay${i + 1}`;
+        claimed.push(id);
+        try {
+          await enroll({
+            server: fleet.target.apiUrl,
+            caPem: fleet.target.caPem,
+            deviceId: id,
+            dir: deviceDir(fleet.workDir, id),
+            attestation: { kind: "claim-token", token: token ?? "" },
+          });
+          accepted++;
+        } catch (error) {
+          if (error instanceof DeviceSdkError && error.serverCode === "ENROLLMENT_TOKEN_REPLAYED") replayRefused++;
+          else otherwiseRefused++;
+        }
+        await sleep(Math.max(50, Math.floor(durationMs / attempts)), ctx.signal);
+      }
+      return {
+        actors: [owner.id, ...claimed],
+        detail: { owner: owner.id, attempts: claimed.length, replayRefused, otherwiseRefused, accepted },
+      };
+    },
+  },
+} as const satisfies Record<string, ScenarioDefinition>;
+
+export type ScenarioName = keyof typeof scenarios;
+
+/** Scenarios the issue lists that need parts not built yet. */
+export const unavailableScenarios: Readonly<Record<string, string>> = {
+  "firmware-tamper": "needs the OTA agent in the simulated devices (a tampered image offered to the device)",
+  "firmware-downgrade": "needs the OTA agent in the simulated devices (an older signed image replayed)",
+  "network-scan": "Mirai-style scanning needs packet capture on the simulated network (packet analysis)",
+};
+
+export const scenarioNames = Object.keys(scenarios) as ScenarioName[];
+
+export function isScenarioName(name: string): name is ScenarioName {
+  return Object.hasOwn(scenarios, name);
+}
+
+/** Picks the device best suited to a scenario among `candidates` (its preferred profiles first). */
+export function pickDevice(name: ScenarioName, candidates: readonly VirtualDevice[]): VirtualDevice | undefined {
+  const prefers: readonly string[] = scenarios[name].prefers;
+  for (const profile of prefers) {
+    const found = candidates.find((d) => d.profile === profile);
+    if (found !== undefined) return found;
+  }
+  return candidates[0];
+}
+
+/** Runs one scenario against one device and returns its ground truth. */
+export async function runScenario(
+  ctx: AttackContext,
+  name: ScenarioName,
+  device: VirtualDevice,
+  durationMs: number,
+): Promise<GroundTruth> {
+  const definition: ScenarioDefinition = scenarios[name];
+  const profile = await profileOf(device.profile);
+  const start = new Date();
+  const result = await definition.run(ctx, device, durationMs, profile);
+  const end = new Date();
+  return {
+    device: device.id,
+    scenario: name,
+    start: start.toISOString(),
+    end: end.toISOString(),
+    actors: result.actors ?? [device.id],
+    ...(ctx.drill === true ? { drill: true as const } : {}),
+    detail: result.detail,
+  };
+}

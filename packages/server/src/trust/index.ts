@@ -1,0 +1,56 @@
+// The trust module's front door: vertical profiles (CIA outcome weights and enforcement
+// strength), the trust-score model, tiers and the trust service.
+export {
+  CIA_OUTCOMES,
+  CIA_PILLARS,
+  CIA_PILLAR_OF,
+  VERTICAL_IDS,
+  VERTICALS,
+  PROFILE_VERTICAL_TO_VERTICAL,
+  verticalOfProfile,
+  pillarWeights,
+  isVerticalId,
+  type CiaOutcome,
+  type CiaPillar,
+  type CiaWeights,
+  type Vertical,
+  type VerticalId,
+  type VerticalEnforcement,
+} from "./verticals.js";
+export {
+  SEVERITIES,
+  FINDING_CATEGORIES,
+  CONDUCT_KINDS,
+  FACTOR_IDS,
+  FACTORS,
+  DEFAULT_MODEL_PARAMS,
+  MAX_OPEN_VULNERABILITIES,
+  EVIDENCE_PER_FACTOR,
+  BAD_EVENTS,
+  GOOD_EVENTS,
+  applyEvidence,
+  assess,
+  emptyTrustState,
+  factorWeights,
+  keyStrengthValue,
+  tierOfScore,
+  tierRank,
+  lowerTier,
+  formatDuration,
+  type Severity,
+  type FindingCategory,
+  type ConductKind,
+  type FactorId,
+  type FactorDefinition,
+  type EvidenceRef,
+  type TrustEvent,
+  type TrustState,
+  type ModelParams,
+  type FactorExplanation,
+  type TierCeiling,
+  type TrustAssessment,
+} from "./model.js";
+export { TRUST_DEFAULTS, trustConfigSchema, type TrustConfig } from "./trust-config.js";
+export type { TrustRecord, TrustHistoryEntry, TrustRepository, TierEnforcer } from "./ports.js";
+export { MemoryTrustRepository } from "./memory-trust-repository.js";
+export { TrustService, type TrustServiceDeps, type TrustExplanation, type TrustDistribution } from "./trust-service.js";
