@@ -12,6 +12,7 @@ import type {
   ImportSbomResponse,
   ImportVexResponse,
 } from "@vigil/contract";
+import Database from "better-sqlite3";
 import { REPORT_SECTIONS, type ComplianceReport } from "../src/assessment/index.js";
 import { ManualClock } from "../src/core/index.js";
 import { callApi } from "../src/cli/client.js";
@@ -160,6 +161,35 @@ test("SBOM and OSV import over the API: findings per device, fix versions, VEX s
       actions.some((a) => a.action === name),
       name,
     );
+});
+
+test("a verified firmware update (ota.installed) closes the vulnerabilities it fixes", async () => {
+  const resolved: string[] = [];
+  const off = t.platform.bus.on("vulnerability.resolved", (p) => {
+    if (p.device === "meter-1") resolved.push(p.advisoryId);
+  });
+  try {
+    const db = new Database(join(t.dir, "data", "vigil.db"));
+    db.prepare("UPDATE devices SET firmware_version = '2.5.0' WHERE id = 'meter-1'").run();
+    db.close();
+    t.platform.bus.emit("ota.installed", { device: "meter-1", version: "2.5.0", previousVersion: "2.4.1", campaign: "test" });
+    const deadline = Date.now() + 15_000;
+    let open: FindingListResponse["items"] = [];
+    do {
+      await new Promise((r) => setTimeout(r, 100));
+      open = (await callApi<FindingListResponse>(t.admin, "GET", "/api/v1/vulnerabilities?status=open&device=meter-1")).data
+        .items;
+    } while (open.length > 0 && Date.now() < deadline);
+    assert.deepEqual(open, [], "2.5.0 fixes every open finding of meter-1");
+    assert.ok(resolved.length >= 4, `vulnerability.resolved for the fixed advisories, got ${resolved.join(", ")}`);
+  } finally {
+    off();
+    // Put meter-1 back on 2.4.1 for the tests that follow (its findings reopen on the next scan).
+    const db = new Database(join(t.dir, "data", "vigil.db"));
+    db.prepare("UPDATE devices SET firmware_version = '2.4.1' WHERE id = 'meter-1'").run();
+    db.close();
+    await callApi(t.admin, "POST", "/api/v1/vulnerabilities/scan");
+  }
 });
 
 test("bad SBOM input over the API: a clear SBOM_INVALID per document, nothing imported", async () => {

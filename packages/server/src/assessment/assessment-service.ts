@@ -117,10 +117,15 @@ function signalSeverity(s: Severity): "low" | "medium" | "high" | "critical" {
  * firmware, offline advisories (OSV), VEX, findings per device (device -> firmware -> SBOM
  * -> components -> advisories), scheduled audit checks, the compliance mapping and reports.
  */
+/** How long after an `ota.installed` the findings are rescanned (a wave's reports coalesce). */
+const RESCAN_AFTER_INSTALL_MS = 500;
+
 export class AssessmentService implements Service {
   readonly name = "assessment";
   readonly #d: AssessmentDeps;
   #timer: NodeJS.Timeout | undefined;
+  #rescan: NodeJS.Timeout | undefined;
+  #offInstalled: (() => void) | undefined;
   #running: Promise<unknown> = Promise.resolve();
 
   constructor(deps: AssessmentDeps) {
@@ -128,6 +133,16 @@ export class AssessmentService implements Service {
   }
 
   async start(): Promise<void> {
+    // A verified firmware installation changes what a device runs: rescan soon (once for a
+    // whole wave), so the vulnerabilities the update fixes are resolved and trust recovers.
+    this.#offInstalled = this.#d.bus.on("ota.installed", () => {
+      if (this.#rescan !== undefined) return;
+      this.#rescan = setTimeout(() => {
+        this.#rescan = undefined;
+        this.scan().catch((error: unknown) => this.#d.log.error({ err: error }, "rescan after a firmware update failed"));
+      }, RESCAN_AFTER_INSTALL_MS);
+      this.#rescan.unref();
+    });
     const every = this.#d.config.checkIntervalSeconds;
     if (every === 0) return;
     this.#timer = setInterval(() => {
@@ -140,6 +155,9 @@ export class AssessmentService implements Service {
   }
 
   async stop(): Promise<void> {
+    this.#offInstalled?.();
+    if (this.#rescan !== undefined) clearTimeout(this.#rescan);
+    this.#rescan = undefined;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#running.catch(() => undefined);
