@@ -47,32 +47,7 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/**
- * Canonical JSON in the sense of RFC 8785 (JCS) for plain JSON values: what every OTA
- * signature covers. Identical in output to the server's audit canonicalisation.
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null) return "null";
-  switch (typeof value) {
-    case "boolean":
-      return value ? "true" : "false";
-    case "string":
-      return JSON.stringify(value);
-    case "number":
-      if (!Number.isFinite(value)) throw new TypeError("canonical JSON has no representation for a non-finite number");
-      return JSON.stringify(value);
-    case "object": {
-      if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`;
-      const members = Object.keys(value)
-        .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-        .sort()
-        .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-      return `{${members.join(",")}}`;
-    }
-    default:
-      throw new TypeError(`canonical JSON has no representation for a ${typeof value}`);
-  }
-}
+export { canonicalJson } from "./canonical-json.js";
 
 export const OTA_SPEC_VERSION = "1.0.0";
 export const OtaKeyType = z.enum(["ed25519", "ecdsa-p256"]);

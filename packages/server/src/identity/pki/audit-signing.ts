@@ -3,6 +3,7 @@ import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { VigilError } from "../../core/index.js";
 import type { KeyVault } from "./key-vault.js";
+import { canonicalJson } from "@vigil/contract";
 
 /**
  * The audit log's cryptography: the entry hash chain (SHA-256 over canonical JSON) and the
@@ -16,33 +17,7 @@ export const GENESIS_HASH = "0".repeat(64);
 /** The type tag inside every signed checkpoint message (domain separation). */
 export const CHECKPOINT_TYPE = "vigil-audit-checkpoint/1";
 
-/**
- * Canonical JSON in the sense of RFC 8785 (JCS): object keys sorted by UTF-16 code units, no
- * whitespace, ECMAScript number and string serialisation. Only plain JSON values are
- * accepted; `undefined` members are dropped like JSON.stringify does.
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null) return "null";
-  switch (typeof value) {
-    case "boolean":
-      return value ? "true" : "false";
-    case "string":
-      return JSON.stringify(value);
-    case "number":
-      if (!Number.isFinite(value)) throw new TypeError("canonical JSON has no representation for a non-finite number");
-      return JSON.stringify(value);
-    case "object": {
-      if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`;
-      const members = Object.keys(value)
-        .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-        .sort()
-        .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-      return `{${members.join(",")}}`;
-    }
-    default:
-      throw new TypeError(`canonical JSON has no representation for a ${typeof value}`);
-  }
-}
+export { canonicalJson };
 
 /** What an entry's hash commits to. `details` is the canonical JSON text of the details object. */
 export interface AuditHashInput {
