@@ -23,25 +23,28 @@ const NEW_PASSWORD = "bench-password-0123456789";
 
 export const about = `Request rate and latency of \`GET ${VIGIL_PATH}\` on a real, in-process Vigil against a bare
 \`fastify({ https })\` route \`GET ${BARE_PATH}\` in the same process. Vigil starts on a fresh data directory; the
-bootstrap admin logs in, changes its one-time password and registers ${DEVICES} devices through
+bootstrap admin logs in, changes its one-time password, enrols TOTP and registers ${DEVICES} devices through
 \`POST /api/v1/devices\` (all \`pending\`, no certificate yet); its bearer token is sent with every request.
 
 - **Vigil, per request**: fastify routing; the \`onRequest\` auth hook (parse the bearer token, SQLite lookup
-  of the token, SHA-256 of its secret compared in constant time, SQLite lookup of the operator, scope and
-  password-change checks); zod validation of the query; the SQLite page query (\`LIMIT 21\`) and the lookup
-  of each listed device's newest certificate; rows to DTOs (ISO dates); zod response serialization; the
-  \`onResponse\` metrics hook (a prom-client counter and histogram).
+  of the token, SHA-256 of its secret compared in constant time, SQLite lookup of the operator, then role
+  permission, scope, password-change and second-factor checks); zod validation of the query; the SQLite page
+  query (\`LIMIT 21\`, restricted to the caller's sites) and the lookup of each listed device's newest
+  certificate; rows to DTOs (ISO dates); zod response serialization; the \`onResponse\` metrics hook (a
+  prom-client counter and histogram).
 - **bare fastify, per request**: routing and \`JSON.stringify\` of a constant object; no hooks, no auth, no
   validation. The object is the body Vigil returned for the same page, so both send the same ${PAGE} devices,
   byte for byte.
 - **Same for both**: HTTPS with the same kind of certificate (P-256, issued by Vigil's issuing CA through the
   call that makes Vigil's own API certificate, whose key stays sealed in Vigil's key vault), TLS 1.2+,
-  HTTP/1.1 keep-alive, no pipelining, \`--connections\` connections. autocannon runs in a worker thread so that it
-  does not share the servers' event loop. Each side gets a ${WARMUP_SECONDS} s warm-up, then the measured phase.
-  Before loading either server one request verifies its certificate against Vigil's root CA (autocannon 8
-  connects without verifying). The run fails if any response is not 2xx: a benchmark of 401s would be
-  meaningless.
-- autocannon records latency at 1 ms resolution, so small p50/p99 values are coarse.`;
+  HTTP/1.1 keep-alive, no pipelining, \`--connections\` connections. autocannon runs in a worker thread so that
+  it does not share the servers' event loop, which leaves one core to the server under test on a 2-core
+  machine. Each side gets a ${WARMUP_SECONDS} s warm-up, then the measured phase. Before loading either server one
+  request verifies its certificate against Vigil's root CA (autocannon 8 connects without verifying). The run
+  fails if any response is not 2xx: a benchmark of 401s would be meaningless.
+- autocannon records latency at 1 ms resolution, so small p50/p99 values are coarse. The bare server's rate
+  swings widely between runs on a shared VM (from about 10,000 to 20,000 req/s here): compare runs only
+  when the machine line shows little CPU used by other processes.`;
 
 export function budgetSeconds(options: { duration: number }): number {
   return 60 + 3 * 2 * (WARMUP_SECONDS + options.duration);

@@ -28,11 +28,13 @@ const BUSY_PERCENT = 10;
 
 const USAGE = `usage: npm run bench -- <name>... [--duration SECONDS] [--connections N]
        npm run bench -- --list
+       npm run bench -- --docs
 
   <name>             a benchmark, i.e. a file bench/<name>.ts; several run one after another
   --duration S       seconds of each measured phase (default ${DEFAULT_DURATION})
   --connections N    concurrent connections of the load generator (default ${DEFAULT_CONNECTIONS})
   --list             list the benchmarks and exit
+  --docs             only regenerate docs/benchmarks.md from bench/results/*.json
 
 Each run writes bench/results/<name>.json and regenerates docs/benchmarks.md.
 Progress goes to stderr; a summary of the figures goes to stdout.`;
@@ -40,6 +42,7 @@ Progress goes to stderr; a summary of the figures goes to stdout.`;
 interface Cli {
   readonly names: string[];
   readonly list: boolean;
+  readonly docs: boolean;
   readonly help: boolean;
   readonly duration: number;
   readonly connections: number;
@@ -54,6 +57,7 @@ function parseCli(argv: string[]): Cli {
       strict: true,
       options: {
         list: { type: "boolean" },
+        docs: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         duration: { type: "string" },
         connections: { type: "string" },
@@ -66,6 +70,7 @@ function parseCli(argv: string[]): Cli {
   return {
     names: positionals,
     list: values.list === true,
+    docs: values.docs === true,
     help: values.help === true,
     duration: positiveInteger("--duration", values.duration, DEFAULT_DURATION, 3600),
     connections: positiveInteger("--connections", values.connections, DEFAULT_CONNECTIONS, 10_000),
@@ -211,6 +216,12 @@ async function main(argv: string[]): Promise<number> {
       }
       process.stdout.write(`${name.padEnd(16)} ${title}\n`);
     }
+    return 0;
+  }
+  if (cli.docs) {
+    if (cli.names.length > 0) throw new UsageError("--docs runs nothing: give it no benchmark names");
+    await regenerateDocs();
+    process.stderr.write(`regenerated ${relativeToRoot(DOCS_FILE)}\n`);
     return 0;
   }
   if (cli.names.length === 0) throw new UsageError(`name a benchmark to run (known: ${known.join(", ") || "none"})`);
