@@ -79,7 +79,13 @@ export const errorCatalogue = {
   DEVICE_NOT_FOUND: { owner: "identity", meaning: "No device has this id." },
   DEVICE_EXISTS: { owner: "identity", meaning: "A device with this id is already registered." },
   DEVICE_ID_INVALID: { owner: "identity", meaning: "The device id has characters or a length Vigil does not accept." },
+  DEVICE_PASSWORD_WEAK: { owner: "gateway", meaning: "A legacy device's MQTT password is too short or too long." },
   TRUST_NOT_SCORED: { owner: "trust", meaning: "The device has no trust score yet: it has not enrolled." },
+  // response
+  PLAYBOOK_INVALID: { owner: "response", meaning: "A playbook is not valid; the message lists every problem." },
+  INCIDENT_NOT_FOUND: { owner: "response", meaning: "No incident has this id." },
+  INCIDENT_TRANSITION_INVALID: { owner: "response", meaning: "The incident's state does not allow this change." },
+  INCIDENT_NO_PENDING_APPROVAL: { owner: "response", meaning: "The incident has no action waiting for approval." },
   // audit
   AUDIT_CHAIN_BROKEN: {
     owner: "audit",

@@ -66,6 +66,7 @@ test("healthz and readyz answer without a token over HTTPS verified by Vigil's C
       "detection",
       "assessment",
       "ota",
+      "response",
       "api",
     ],
   );

@@ -22,10 +22,14 @@ import { auditRoutes } from "./routes/audit.js";
 import { assessmentRoutes } from "./routes/assessment.js";
 import { authRoutes } from "./routes/auth.js";
 import { deviceRoutes } from "./routes/devices.js";
+import { legacyPasswordRoutes } from "./routes/legacy-passwords.js";
+import type { LegacyPasswords } from "../gateway/index.js";
 import { enrollmentRoutes } from "./routes/enrollment.js";
 import { estRoutes } from "./routes/est.js";
 import { healthRoutes, type PlatformStatus } from "./routes/health.js";
 import { trustRoutes } from "./routes/trust.js";
+import { incidentRoutes } from "./routes/incidents.js";
+import type { ResponseService } from "../response/index.js";
 import { keyRoutes, type KeyRotation } from "./routes/keys.js";
 import { mfaRoutes } from "./routes/mfa.js";
 import { operatorRoutes } from "./routes/operators.js";
@@ -43,8 +47,12 @@ export interface ApiDeps {
   readonly sessionTtlSeconds: number;
   readonly devices: DeviceRegistry;
   readonly trust: TrustService;
+  /** Incidents and playbooks (absent when `response.enabled` is false). */
+  readonly response?: ResponseService | undefined;
   /** Vulnerability assessment, audit checks, compliance reports. */
   readonly assessment: AssessmentService;
+  /** Legacy devices' MQTT passwords (POST /api/v1/devices/:id/legacy-password). */
+  readonly legacyPasswords?: LegacyPasswords;
   readonly maxSbomBytes: number;
   /** OTA updates: operator routes under /api/v1/ota, device routes (mutual TLS) under /ota/v1. */
   readonly ota?: Pick<OtaRouteDeps, "updates" | "campaigns" | "deviceRepository" | "maxImageBytes">;
@@ -116,7 +124,10 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   await typed.register(operatorRoutes, { ...deps, prefix: "/api/v1/operators" });
   await typed.register(keyRoutes, { ...deps, prefix: "/api/v1/keys" });
   await typed.register(deviceRoutes, { ...deps, prefix: "/api/v1/devices" });
+  if (deps.legacyPasswords !== undefined)
+    await typed.register(legacyPasswordRoutes, { ...deps, legacyPasswords: deps.legacyPasswords, prefix: "/api/v1/devices" });
   await typed.register(trustRoutes, { ...deps, prefix: "/api/v1" });
+  if (deps.response !== undefined) await typed.register(incidentRoutes, { ...deps, response: deps.response, prefix: "/api/v1" });
   await typed.register(estRoutes, deps);
   await typed.register(enrollmentRoutes, deps);
   await typed.register(auditRoutes, { ...deps, prefix: "/api/v1/audit" });

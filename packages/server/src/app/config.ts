@@ -9,6 +9,7 @@ import { TRUST_DEFAULTS, trustConfigSchema } from "../trust/index.js";
 import { OTA_DEFAULTS, otaConfigSchema } from "../ota/index.js";
 import { ASSESSMENT_DEFAULTS, assessmentConfigSchema } from "../assessment/index.js";
 import { DETECTION_DEFAULTS, detectionConfigSchema } from "../detection/index.js";
+import { RESPONSE_DEFAULTS, responseConfigSchema } from "../response/index.js";
 
 /**
  * The whole configuration, validated once (STYLE habit 4). Each section belongs to one
@@ -188,6 +189,7 @@ export const configSchema = z
     trust: trustConfigSchema.default(TRUST_DEFAULTS),
     assessment: assessmentConfigSchema.default(ASSESSMENT_DEFAULTS),
     detection: detectionConfigSchema.default(DETECTION_DEFAULTS),
+    response: responseConfigSchema.default(RESPONSE_DEFAULTS),
   })
   .strict();
 

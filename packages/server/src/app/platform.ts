@@ -19,9 +19,10 @@ import {
   type Service,
 } from "../core/index.js";
 import { EnrollmentService } from "../enrollment/index.js";
-import { Gateway } from "../gateway/index.js";
+import { Gateway, LegacyPasswords } from "../gateway/index.js";
 import { TrustService } from "../trust/index.js";
 import { DetectionService } from "../detection/index.js";
+import { ResponseService, responsePlaybooks, responseSinks } from "../response/index.js";
 import { AssessmentService } from "../assessment/index.js";
 import { CampaignService, UpdateRepository, repositoryFleet, type DeviceNotifier } from "../ota/index.js";
 import { loadDefaultProfiles, type Profile } from "../policy/index.js";
@@ -105,6 +106,7 @@ export class Platform {
   #assessment: AssessmentService | undefined;
   #updates: UpdateRepository | undefined;
   #campaigns: CampaignService | undefined;
+  #response: ResponseService | undefined;
   #url: string | undefined;
 
   constructor(options: PlatformOptions) {
@@ -137,6 +139,19 @@ export class Platform {
   get store(): Store {
     if (this.#store === undefined) throw new Error("platform not started");
     return this.#store;
+  }
+
+  #legacyPasswords: LegacyPasswords | undefined;
+
+  /** MQTT passwords of legacy devices without a certificate (argon2id; `mqtt.legacyPasswordAuth`). */
+  get legacyPasswords(): LegacyPasswords {
+    this.#legacyPasswords ??= new LegacyPasswords({
+      credentials: this.store.legacyCredentials,
+      devices: this.store.devices,
+      bus: this.bus,
+      clock: this.clock,
+    });
+    return this.#legacyPasswords;
   }
 
   get operators(): OperatorService {
@@ -230,6 +245,12 @@ export class Platform {
   get campaigns(): CampaignService {
     if (this.#campaigns === undefined) throw new Error("platform not started");
     return this.#campaigns;
+  }
+
+  /** Incidents, playbooks and notifications (absent when `response.enabled` is false). */
+  get response(): ResponseService {
+    if (this.#response === undefined) throw new Error("platform not started or response disabled");
+    return this.#response;
   }
 
   /** The streaming detector (absent when `detection.enabled` is false). */
@@ -442,7 +463,8 @@ export class Platform {
             log: moduleLogger(this.log, "trust"),
             config: config.trust,
             profiles: (id) => profiles?.get(id),
-            enforcer: () => this.#gateway,
+            // A tier trust decides never lifts a device above an incident's mitigation.
+            enforcer: () => (this.#gateway && this.#response ? this.#response.guard(this.#gateway) : this.#gateway),
           });
           await this.#trust.start();
         },
@@ -469,7 +491,13 @@ export class Platform {
             clock: this.clock,
             log: moduleLogger(this.log, "gateway"),
             profiles: (id) => profiles?.get(id),
-            tiers: this.#trust,
+            legacyPasswords: this.legacyPasswords,
+            tiers: this.#trust && {
+              tierOf: (device) => {
+                const tier = (this.#trust as TrustService).tierOf(device);
+                return this.#response?.floor(device.id, tier) ?? tier;
+              },
+            },
             observer: config.detection.enabled
               ? (device, topic, bytes, now) => this.#detection === undefined || this.#detection.observe(device, topic, bytes, now)
               : undefined,
@@ -577,6 +605,43 @@ export class Platform {
         },
       },
       {
+        // After the gateway, identity and trust (its ports) and before the API.
+        name: "response",
+        start: async () => {
+          if (!config.response.enabled) return;
+          const store = this.store;
+          const profiles = this.#profiles;
+          const trust = this.#trust;
+          this.#response = new ResponseService({
+            repository: store.incidents,
+            bus: this.bus,
+            clock: this.clock,
+            log: moduleLogger(this.log, "response"),
+            settings: config.response,
+            playbooks: await responsePlaybooks(config.response),
+            profileOf: async (device) => (await store.devices.get(device))?.profile,
+            profiles: (id) => profiles?.get(id),
+            vertical: config.trust.vertical,
+            sessions: () => this.#gateway,
+            revoker: this.identity,
+            naturalTier: async (device) => {
+              const record = await store.devices.get(device);
+              return record !== undefined && trust !== undefined ? trust.tierOf(record) : "standard";
+            },
+            sinks: await responseSinks(config.response, {
+              deadLetters: store.deadLetters,
+              bus: this.bus,
+              clock: this.clock,
+              log: moduleLogger(this.log, "response"),
+            }),
+          });
+          await this.#response.start();
+        },
+        stop: async () => {
+          await this.#response?.stop();
+        },
+      },
+      {
         name: "api",
         start: async () => {
           const tlsDir = join(dataDir, "tls");
@@ -602,7 +667,9 @@ export class Platform {
             sessionTtlSeconds: config.auth.sessionTtlSeconds,
             devices: this.#devices as DeviceRegistry,
             trust: this.trust,
+            response: this.#response,
             assessment: this.assessment,
+            legacyPasswords: this.legacyPasswords,
             maxSbomBytes: config.assessment.maxSbomBytes,
             ota: {
               updates: this.updates,

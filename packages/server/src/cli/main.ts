@@ -17,6 +17,8 @@ import { VigilError, isVigilError } from "../core/index.js";
 import { registerAssessmentCommands } from "./assessment-commands.js";
 import { registerAuditCommands } from "./audit-commands.js";
 import { registerIdentityCommands } from "./identity-commands.js";
+import { registerIncidentCommands } from "./incident-commands.js";
+import { registerLegacyCommands } from "./legacy-commands.js";
 import { ApiError, callApi, type ApiTarget } from "./client.js";
 import { readToken, saveToken } from "./credentials.js";
 import { registerNetCommands } from "./net-commands.js";
@@ -401,8 +403,10 @@ registerIdentityCommands(program, {
   withConfigFlags,
 });
 
+registerLegacyCommands(program, { api: async (dataDir) => authed(await target(dataDir)), json: () => globals().json === true });
 registerNetCommands(program);
 registerTrustCommands(program, { api: async (dataDir) => authed(await target(dataDir)), json: () => globals().json === true });
+registerIncidentCommands(program, { api: async (dataDir) => authed(await target(dataDir)), json: () => globals().json === true });
 registerAssessmentCommands(program, {
   api: async (dataDir) => authed(await target(dataDir)),
   json: () => globals().json === true,

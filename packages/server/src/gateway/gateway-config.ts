@@ -7,6 +7,7 @@ export const MQTT_DEFAULTS = Object.freeze({
   connectTimeoutMs: 10_000,
   maxConnectionsPerSource: 100,
   throttleDropsBeforeDisconnect: 1000,
+  legacyPasswordAuth: false,
 });
 
 /**
@@ -58,6 +59,12 @@ export const mqttConfigSchema = z
       .default(MQTT_DEFAULTS.throttleDropsBeforeDisconnect)
       .describe(
         "Messages over its rate a device may have dropped (refilled over 10 s) before it is disconnected for sustained flooding.",
+      ),
+    legacyPasswordAuth: z
+      .boolean()
+      .default(MQTT_DEFAULTS.legacyPasswordAuth)
+      .describe(
+        "Let legacy devices without a certificate connect with username (= client id = device id) and the password an operator set (argon2id), over server-authenticated TLS; marked legacy (lower trust). Never plaintext.",
       ),
   })
   .strict();

@@ -17,6 +17,7 @@ import {
 } from "../policy/index.js";
 import type { SignalBus } from "../signals/index.js";
 import { Session, type AedesClientInternals, type EndReason, type IncomingPacket, type ParserInternals } from "./session.js";
+import type { LegacyPasswords } from "./legacy-passwords.js";
 import { SourceLimiter } from "./source-limiter.js";
 import { DefaultTierSource, type TierSource } from "./tier-source.js";
 
@@ -28,6 +29,8 @@ export interface GatewaySettings {
   readonly connectTimeoutMs: number;
   readonly maxConnectionsPerSource: number;
   readonly throttleDropsBeforeDisconnect: number;
+  /** Legacy devices may connect with username/password (no certificate) over server-authenticated TLS. */
+  readonly legacyPasswordAuth?: boolean;
 }
 
 /** Port: the profile a device's record names (the policy module's loaded profiles by default). */
@@ -44,6 +47,8 @@ export interface GatewayDeps {
   readonly profiles: ProfileSource;
   readonly tiers?: TierSource;
   readonly topicLimits?: TopicLimits;
+  /** Password check of legacy devices; used only when `settings.legacyPasswordAuth` is on. */
+  readonly legacyPasswords?: Pick<LegacyPasswords, "verify">;
   /**
    * Backend consumers (not devices): enrolled identities that may subscribe exactly these
    * filters across devices (e.g. `devices/+/telemetry`) and never publish.
@@ -69,6 +74,8 @@ export interface SessionInfo {
   readonly serial: string;
   readonly profile: string | null;
   readonly tier: Tier | null;
+  /** Authenticated by username/password instead of a certificate (lower trust). */
+  readonly legacy: boolean;
 }
 
 /** A device without a profile gets only the control channel, at a modest rate. */
@@ -97,6 +104,9 @@ const SWEEP_EVERY_MS = 15_000;
 const IDENTIFIER_REJECTED = 2;
 const SERVER_UNAVAILABLE = 3;
 const NOT_AUTHORIZED = 5;
+const BAD_USERNAME_OR_PASSWORD = 4;
+/** argon2id verifications in flight at once (each ~19 MiB and tens of ms): more get CONNACK 3. */
+const MAX_PASSWORD_CHECKS = 8;
 
 type Refusal = { readonly ok: false; readonly reason: string; readonly code: number; readonly device: string | null };
 type Acceptance = { readonly ok: true };
@@ -138,6 +148,7 @@ export class Gateway {
   #unsubscribe: (() => void) | undefined;
   #stopping = false;
   #address: AddressInfo | undefined;
+  #passwordChecks = 0;
 
   constructor(deps: GatewayDeps) {
     this.#deps = deps;
@@ -188,7 +199,7 @@ export class Gateway {
     this.#broker = await Aedes.createBroker({
       connectTimeout: settings.connectTimeoutMs,
       preConnect: (client, _packet, done) => this.#preConnect(client, done),
-      authenticate: (client, _username, _password, done) => this.#authenticate(client, done),
+      authenticate: (client, username, password, done) => this.#authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.#authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => this.#authorizeSubscribe(client, sub, done),
     });
@@ -210,7 +221,11 @@ export class Gateway {
           // Device certificates chain to the issuing CA; the root is the anchor.
           ca: [this.#deps.ca.issuingPem, this.#deps.ca.rootPem],
           requestCert: true,
-          rejectUnauthorized: true,
+          // With legacy password auth on, a device may present no certificate: the handshake
+          // no longer fails on a missing or untrusted one, and #checkConnect refuses any
+          // certificate OpenSSL did not verify (`authorized`) and any connection without one
+          // that has no valid password. Off (the default): OpenSSL requires a valid certificate.
+          rejectUnauthorized: !this.#legacyEnabled,
           minVersion: "TLSv1.2",
           handshakeTimeout: settings.handshakeTimeoutMs,
           noDelay: true,
@@ -264,6 +279,7 @@ export class Gateway {
       serial: s.serial,
       profile: s.profile?.id ?? null,
       tier: s.policy?.tier ?? null,
+      legacy: s.legacy,
     }));
   }
 
@@ -481,10 +497,19 @@ export class Gateway {
     done(null, true);
   }
 
-  #authenticate(client: Client, done: (error: AuthenticateError | null, success: boolean | null) => void): void {
+  get #legacyEnabled(): boolean {
+    return this.#settings.legacyPasswordAuth === true && this.#deps.legacyPasswords !== undefined;
+  }
+
+  #authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
     const session = this.#sessionOf(client);
     if (session === undefined) return done(refusalError(SERVER_UNAVAILABLE, "no session"), false);
-    this.#checkConnect(session, client.id).then(
+    this.#checkConnect(session, client.id, username, password).then(
       (result) => {
         if (result.ok) return done(null, true);
         session.endReason = "refused";
@@ -511,7 +536,7 @@ export class Gateway {
   }
 
   /** CONNECT: who is this, and may it connect as the client id it gave? */
-  async #checkConnect(session: Session, clientId: string): Promise<Refusal | Acceptance> {
+  async #checkConnect(session: Session, clientId: string, username?: string, password?: Buffer): Promise<Refusal | Acceptance> {
     const startedAt = this.#clock.now();
     const refuse = (reason: string, code: number, device: string | null = null): Refusal => ({ ok: false, reason, code, device });
     const testing = this.#deps.insecureTesting;
@@ -520,7 +545,13 @@ export class Gateway {
     const socket = session.client.conn as unknown as TLSSocket;
     const peer: PeerCertificate | undefined =
       typeof socket.getPeerCertificate === "function" ? socket.getPeerCertificate() : undefined;
-    if (peer === undefined || peer.raw === undefined) return refuse("no_certificate", NOT_AUTHORIZED);
+    if (peer === undefined || peer.raw === undefined) {
+      if (!this.#legacyEnabled) return refuse("no_certificate", NOT_AUTHORIZED);
+      return this.#checkLegacy(session, clientId, username, password, startedAt);
+    }
+    // Verified by OpenSSL against the issuing CA and root (checked here too: with legacy
+    // password auth on, the handshake itself no longer refuses an untrusted certificate).
+    if (socket.authorized !== true) return refuse("certificate_untrusted", NOT_AUTHORIZED);
     const serial = peer.serialNumber.toLowerCase();
     const record = await this.#deps.certificates.get(serial);
     // Byte-equal to the certificate Vigil issued and stored: a certificate from another CA
@@ -533,16 +564,60 @@ export class Gateway {
     // The client id must be the certificate's device id: Vigil keys sessions, policies and
     // topics by it ([MQTT-3.1.3-5] lets the server refuse ids it does not accept: CONNACK 2).
     if (clientId !== deviceId) return refuse("client_id_mismatch", IDENTIFIER_REJECTED, deviceId);
+    return this.#admitDevice(session, deviceId, serial, record.notAfter, startedAt, false);
+  }
+
+  /**
+   * A legacy device without a certificate: username = client id = device id, and the
+   * password the operator set (argon2id). Wrong or missing: CONNACK 4.
+   */
+  async #checkLegacy(
+    session: Session,
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | undefined,
+    startedAt: number,
+  ): Promise<Refusal | Acceptance> {
+    const refuse = (reason: string, code: number, device: string | null = null): Refusal => ({ ok: false, reason, code, device });
+    if (username === undefined && password === undefined) return refuse("no_certificate", NOT_AUTHORIZED);
+    const deviceId = parseDeviceId(clientId);
+    if (deviceId === undefined || username !== clientId)
+      return refuse("legacy_username_mismatch", BAD_USERNAME_OR_PASSWORD, deviceId ?? null);
+    if (password === undefined) return refuse("legacy_password_invalid", BAD_USERNAME_OR_PASSWORD, deviceId);
+    if (this.#passwordChecks >= MAX_PASSWORD_CHECKS) return refuse("legacy_auth_busy", SERVER_UNAVAILABLE, deviceId);
+    this.#passwordChecks++;
+    let ok: boolean;
+    try {
+      ok = await (this.#deps.legacyPasswords as Pick<LegacyPasswords, "verify">).verify(deviceId, password.toString("utf8"));
+    } finally {
+      this.#passwordChecks--;
+    }
+    if (!ok) return refuse("legacy_password_invalid", BAD_USERNAME_OR_PASSWORD, deviceId);
+    return this.#admitDevice(session, deviceId, undefined, undefined, startedAt, true);
+  }
+
+  /** The device is who it says: may it connect now, and under which policy? */
+  async #admitDevice(
+    session: Session,
+    deviceId: DeviceId,
+    serial: string | undefined,
+    notAfter: number | undefined,
+    startedAt: number,
+    legacy: boolean,
+  ): Promise<Refusal | Acceptance> {
+    const refuse = (reason: string, code: number, device: string | null = null): Refusal => ({ ok: false, reason, code, device });
     const device = await this.#deps.devices.get(deviceId);
     if (device === undefined) return refuse("device_unknown", NOT_AUTHORIZED, deviceId);
     if (device.state === "revoked") return refuse("device_revoked", NOT_AUTHORIZED, deviceId);
     if ((this.#revokedAt.get(deviceId) ?? Number.NEGATIVE_INFINITY) >= startedAt)
       return refuse("device_revoked", NOT_AUTHORIZED, deviceId);
 
-    const grants = this.#deps.services?.get(deviceId);
-    if (grants !== undefined) return this.#register(session, deviceId, serial, record.notAfter, undefined, new Set(grants));
+    const grants = legacy ? undefined : this.#deps.services?.get(deviceId);
+    if (grants !== undefined) return this.#register(session, deviceId, serial, notAfter, undefined, new Set(grants));
     const profile = (device.profile === null ? undefined : this.#deps.profiles(device.profile)) ?? NO_PROFILE;
-    const policy = compilePolicy(profile, deviceId, this.#tiers.tierOf(device), { limits: this.#limits });
+    const tier = this.#tiers.tierOf(device);
+    // A legacy device is never above `standard` (lower trust: no certificate, no attestation).
+    const policy = compilePolicy(profile, deviceId, legacy && tier === "trusted" ? "standard" : tier, { limits: this.#limits });
     const will = session.client._will;
     if (will !== null && will !== undefined) {
       const decision = evaluatePublish(policy, will.topic, will.qos, will.retain, will.payload.length);
@@ -551,7 +626,8 @@ export class Gateway {
         return refuse(`will_${decision.reason}`, NOT_AUTHORIZED, deviceId);
       }
     }
-    return this.#register(session, deviceId, serial, record.notAfter, { profile, policy });
+    session.legacy = legacy;
+    return this.#register(session, deviceId, serial, notAfter, { profile, policy });
   }
 
   #register(
@@ -599,6 +675,7 @@ export class Gateway {
       profile: session.profile?.id ?? null,
       tier: session.policy?.tier ?? (grants !== undefined ? "service" : "testing"),
     });
+    if (session.legacy) this.#bus.emit("device.legacy_auth_used", { device: deviceId, remote: session.remote });
     return { ok: true };
   }
 

@@ -94,6 +94,8 @@ export class Session {
   lastDroppedTopic = "";
   endReason: EndReason | undefined;
   endTopic: string | null = null;
+  /** Authenticated by username/password (legacy device, no certificate): lower trust. */
+  legacy = false;
   /** True once CONNECT was accepted and the session registered. */
   live = false;
   closed = false;

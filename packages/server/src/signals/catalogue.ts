@@ -32,6 +32,8 @@ export interface SignalMap {
   "keys.rotated": { by: string; previousMasterKeyId: string; masterKeyId: string; vaultItems: number; dataKeys: number };
   "device.registered": { device: string; profile: string | null; by: string };
   "device.preregistered": { count: number; by: string };
+  "device.legacy_password_set": { device: string; by: string };
+  "device.legacy_auth_used": { device: string; remote: string };
   "enrollment.completed": {
     device: string;
     method: "manufacturer-certificate" | "pre-registered-key" | "claim-token";
@@ -158,6 +160,34 @@ export interface SignalMap {
     by: string;
   };
   "trust.changed": { device: string; from: string | null; to: string; score: number; tier: string; reasons: string[] };
+  "incident.opened": { incident: string; device: string; severity: string; rule: string };
+  "incident.state_changed": { incident: string; device: string; from: string; to: string; reason: string; by: string };
+  "incident.noted": { incident: string; device: string; by: string };
+  "response.action_taken": {
+    incident: string;
+    device: string;
+    action: string;
+    outcome: "done" | "failed" | "skipped";
+    detail: string;
+    by: string;
+  };
+  "response.approval_requested": {
+    incident: string;
+    device: string;
+    approval: string;
+    actions: string[];
+    reason: string;
+    expiresAt: string;
+    onTimeout: string;
+  };
+  "response.approval_decided": {
+    incident: string;
+    device: string;
+    approval: string;
+    decision: "approved" | "denied" | "timed_out";
+    by: string;
+  };
+  "notification.dead_lettered": { event: string; type: string; incident: string; sink: string; attempts: number; error: string };
 }
 
 export type SignalName = keyof SignalMap;
@@ -187,6 +217,9 @@ export const signalDescriptions: Record<SignalName, string> = {
   "keys.rotated": "The master key was rotated: every vault item and data key re-wrapped under the new key.",
   "device.registered": "An operator pre-registered a device; it stays pending until it enrolls.",
   "device.preregistered": "An operator imported pre-registered devices (id + public-key fingerprint).",
+  "device.legacy_password_set": "An operator set a legacy device's MQTT password (stored as argon2id).",
+  "device.legacy_auth_used":
+    "A legacy device opened an MQTT session with username/password instead of a certificate (lower trust).",
   "enrollment.completed": "A device enrolled: attestation method and strength, declared posture, certificate serial.",
   "enrollment.failed": "An enrollment or renewal was refused (the code says why).",
   "enrollment.token_replayed": "A claim token was presented a second time: a possible stolen or cloned token.",
@@ -244,4 +277,15 @@ export const signalDescriptions: Record<SignalName, string> = {
     "A compliance report was generated: format, SHA-256 of the exact bytes, time and operator (its proof of origin).",
   "trust.changed":
     "A device's trust tier changed (from, to, score and the reasons); its live session's policy was narrowed or widened at once.",
+  "incident.opened": "Evidence about a device (a finding, a cloned identity, a replayed token) opened an incident.",
+  "incident.state_changed":
+    "An incident moved through its lifecycle (open, contained, recovering, resolved, closed), by whom and why.",
+  "incident.noted": "An operator added a note to an incident's timeline.",
+  "response.action_taken":
+    "A playbook or an operator acted on an incident's device (throttle, quarantine, disconnect, revoke, notify, release): done, failed or skipped.",
+  "response.approval_requested":
+    "Disruptive actions on a safety-critical device wait for an operator's approval (until when, and the safe default on timeout).",
+  "response.approval_decided": "Pending disruptive actions were approved, denied, or timed out (the safe default applied).",
+  "notification.dead_lettered":
+    "An outgoing incident event could not be delivered after every retry; it is kept as a dead letter.",
 };

@@ -5,6 +5,8 @@ import type { MfaRepository, OperatorRepository, SessionRepository, TokenReposit
 import type { TrustRepository } from "../trust/index.js";
 import type { OtaRepository } from "../ota/index.js";
 import type { AssessmentRepository } from "../assessment/index.js";
+import type { DeadLetterRepository, IncidentRepository } from "../response/index.js";
+import type { LegacyCredentialRepository } from "../gateway/legacy-passwords.js";
 
 /**
  * Everything Vigil persists, behind repository ports that each domain module declares.
@@ -30,6 +32,11 @@ export interface Store {
   readonly trust: TrustRepository;
   readonly ota: OtaRepository;
   readonly assessment: AssessmentRepository;
+  readonly incidents: IncidentRepository;
+  /** Outgoing incident events that could not be delivered. */
+  readonly deadLetters: DeadLetterRepository;
+  /** MQTT passwords (argon2id) of legacy devices without a certificate. */
+  readonly legacyCredentials: LegacyCredentialRepository;
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
 }

@@ -360,6 +360,47 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX ota_campaign_targets_device ON ota_campaign_targets(device_id);
     `,
   },
+  {
+    version: 10,
+    name: "incidents",
+    // Incidents (the timeline, mitigation and pending approval as JSON in \`body\`) and the
+    // dead letters of outgoing events that could not be delivered.
+    sql: `
+      CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        opened_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        body TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX incidents_device ON incidents(device_id, opened_at);
+      CREATE INDEX incidents_state ON incidents(state, opened_at);
+      CREATE TABLE response_dead_letters (
+        id TEXT PRIMARY KEY,
+        at INTEGER NOT NULL,
+        sink TEXT NOT NULL,
+        url TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        error TEXT NOT NULL,
+        event TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
+  {
+    version: 11,
+    name: "legacy-device-passwords",
+    // MQTT username/password of legacy devices that cannot hold a certificate: argon2id only.
+    sql: `
+      CREATE TABLE device_legacy_passwords (
+        device_id TEXT PRIMARY KEY REFERENCES devices(id),
+        password_hash TEXT NOT NULL,
+        set_at INTEGER NOT NULL,
+        set_by TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export const latestVersion = migrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -88,6 +88,8 @@ export class SqliteDevices implements DeviceRepository {
   readonly #insert;
   readonly #page;
   readonly #pageByState;
+  readonly #pageAll;
+  readonly #pageAllByState;
   readonly #revokeDevice;
   readonly #activeSerials;
   readonly #revokeCert;
@@ -97,8 +99,11 @@ export class SqliteDevices implements DeviceRepository {
     this.#count = db.prepare("SELECT COUNT(*) AS n FROM devices");
     this.#get = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`);
     this.#insert = db.prepare(`INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    // The site filter is a JSON array (json_each), or NULL for every site.
-    const sites = "(? IS NULL OR site IN (SELECT value FROM json_each(?)))";
+    // Operators of every site page without a site filter (the index order alone); others
+    // filter by a JSON array of their sites (json_each).
+    const sites = "site IN (SELECT value FROM json_each(?))";
+    this.#pageAll = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id > ? ORDER BY id LIMIT ?`);
+    this.#pageAllByState = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE state = ? AND id > ? ORDER BY id LIMIT ?`);
     this.#page = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id > ? AND ${sites} ORDER BY id LIMIT ?`);
     this.#pageByState = db.prepare(
       `SELECT ${DEVICE_COLUMNS} FROM devices WHERE state = ? AND id > ? AND ${sites} ORDER BY id LIMIT ?`,
@@ -160,9 +165,13 @@ export class SqliteDevices implements DeviceRepository {
     const sites = query.sites === undefined ? null : JSON.stringify(query.sites);
     // Fetch one extra row to know whether another page follows.
     const rows = (
-      query.state === undefined
-        ? this.#page.all(after, sites, sites, query.limit + 1)
-        : this.#pageByState.all(query.state, after, sites, sites, query.limit + 1)
+      sites === null
+        ? query.state === undefined
+          ? this.#pageAll.all(after, query.limit + 1)
+          : this.#pageAllByState.all(query.state, after, query.limit + 1)
+        : query.state === undefined
+          ? this.#page.all(after, sites, query.limit + 1)
+          : this.#pageByState.all(query.state, after, sites, query.limit + 1)
     ) as DeviceRow[];
     const items = rows.slice(0, query.limit).map(toDevice);
     const next = rows.length > query.limit ? (items.at(-1)?.id ?? null) : null;

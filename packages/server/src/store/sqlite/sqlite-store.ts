@@ -18,6 +18,8 @@ import { SqliteDataKeys, SqliteMfa, SqliteOperators, SqliteSessions, SqliteToken
 import { SqliteTrust } from "./sqlite-trust.js";
 import { SqliteOta } from "./sqlite-ota.js";
 import { SqliteAssessment } from "./sqlite-assessment.js";
+import { SqliteLegacyCredentials } from "./sqlite-legacy-credentials.js";
+import { SqliteDeadLetters, SqliteIncidents } from "./sqlite-incidents.js";
 
 type Db = Database.Database;
 
@@ -138,6 +140,9 @@ class SqliteStore implements Store {
   readonly trust: SqliteTrust;
   readonly ota: SqliteOta;
   readonly assessment: SqliteAssessment;
+  readonly legacyCredentials: SqliteLegacyCredentials;
+  readonly incidents: SqliteIncidents;
+  readonly deadLetters: SqliteDeadLetters;
   readonly #db: Db;
 
   constructor(db: Db, file: string) {
@@ -157,6 +162,9 @@ class SqliteStore implements Store {
     this.trust = new SqliteTrust(db);
     this.ota = new SqliteOta(db);
     this.assessment = new SqliteAssessment(db);
+    this.legacyCredentials = new SqliteLegacyCredentials(db);
+    this.incidents = new SqliteIncidents(db);
+    this.deadLetters = new SqliteDeadLetters(db);
   }
 
   async schemaVersion(): Promise<number> {
