@@ -7,7 +7,6 @@ import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { connect as netConnect, createServer as createNet, type AddressInfo } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { Platform, loadConfig } from "../packages/server/src/app/index.js";
@@ -15,6 +14,7 @@ import { createRootLogger, millis, moduleLogger, type DeviceId } from "../packag
 import { Gateway } from "../packages/server/src/gateway/index.js";
 import { newDeviceRecord, parseCsr } from "../packages/server/src/identity/index.js";
 import type { BenchOptions, BenchOutput } from "./lib/benchmark.js";
+import { freePort, listening } from "./lib/net.js";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -50,34 +50,6 @@ interface ClientResult {
 function rssKb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNet();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function listening(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const socket = netConnect({ host: "127.0.0.1", port }, () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.on("error", () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`nothing listens on ${port}`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
 }
 
 /** Opens the sessions from a child process; resolves when all are open, with the child kept alive. */

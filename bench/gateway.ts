@@ -4,7 +4,7 @@
 import { Aedes } from "aedes";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { connect as netConnect, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { createServer, type Server } from "node:tls";
@@ -15,6 +15,7 @@ import { createRootLogger, moduleLogger } from "../packages/server/src/core/inde
 import { Gateway } from "../packages/server/src/gateway/index.js";
 import { parseProfile } from "../packages/server/src/policy/index.js";
 import type { BenchOptions, BenchOutput } from "./lib/benchmark.js";
+import { freePort, listening } from "./lib/net.js";
 
 export const title = "MQTT gateway: Vigil (every check on) vs bare aedes vs Mosquitto 2, mutual TLS, QoS 0 and 1";
 
@@ -83,35 +84,6 @@ function drive(data: Record<string, unknown>, signal: AbortSignal): Promise<Load
       resolve(m);
     });
     worker.once("error", reject);
-  });
-}
-
-function listening(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const socket = netConnect({ host: "127.0.0.1", port }, () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.on("error", () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`nothing listens on ${port}`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
-}
-
-async function freePort(): Promise<number> {
-  const { createServer: createNet } = await import("node:net");
-  return new Promise((resolve) => {
-    const s = createNet();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
   });
 }
 
