@@ -9,12 +9,13 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { Platform, loadConfig } from "../packages/server/src/app/index.js";
-import { createRootLogger, millis, moduleLogger, type DeviceId } from "../packages/server/src/core/index.js";
+import type { Platform } from "../packages/server/src/app/index.js";
+import { millis, moduleLogger, type DeviceId } from "../packages/server/src/core/index.js";
 import { Gateway } from "../packages/server/src/gateway/index.js";
 import { newDeviceRecord, parseCsr } from "../packages/server/src/identity/index.js";
 import type { BenchOptions, BenchOutput } from "./lib/benchmark.js";
 import { freePort, listening } from "./lib/net.js";
+import { startBenchVigil } from "./lib/vigil.js";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -101,14 +102,7 @@ export async function run({ connections, progress, signal }: BenchOptions): Prom
   let clients: ChildProcess | undefined;
   try {
     platform = await progress.phase("start Vigil (fresh data dir, gateway off)", async () => {
-      const config = await loadConfig({
-        env: {},
-        cwd: tmp,
-        flags: { "data-dir": join(tmp, "data"), "http-port": "0", "log-level": "error", "mqtt-enabled": "false" },
-      });
-      const p = new Platform({ config, log: createRootLogger({ level: "error" }), processMetrics: false });
-      await p.start();
-      return p;
+      return startBenchVigil(tmp, { "mqtt-enabled": "false" });
     });
     const p = platform;
     const identities = await progress.phase(

@@ -10,12 +10,13 @@ import { join } from "node:path";
 import { createServer, type Server } from "node:tls";
 import { Worker } from "node:worker_threads";
 import { enroll, type DeviceCredentials } from "../packages/device-sdk/src/index.js";
-import { Platform, loadConfig } from "../packages/server/src/app/index.js";
-import { createRootLogger, moduleLogger } from "../packages/server/src/core/index.js";
+import type { Platform } from "../packages/server/src/app/index.js";
+import { moduleLogger } from "../packages/server/src/core/index.js";
 import { Gateway } from "../packages/server/src/gateway/index.js";
 import { parseProfile } from "../packages/server/src/policy/index.js";
 import type { BenchOptions, BenchOutput } from "./lib/benchmark.js";
 import { freePort, listening } from "./lib/net.js";
+import { startBenchVigil } from "./lib/vigil.js";
 
 export const title = "MQTT gateway: Vigil (every check on) vs bare aedes vs Mosquitto 2, mutual TLS, QoS 0 and 1";
 
@@ -97,14 +98,7 @@ export async function run({ duration, progress, signal }: BenchOptions): Promise
   let mosquitto: ChildProcess | undefined;
   try {
     platform = await progress.phase("start Vigil (fresh data dir, audit on, gateway off)", async () => {
-      const config = await loadConfig({
-        env: {},
-        cwd: tmp,
-        flags: { "data-dir": join(tmp, "data"), "http-port": "0", "log-level": "error", "mqtt-enabled": "false" },
-      });
-      const p = new Platform({ config, log: createRootLogger({ level: "error" }), processMetrics: false });
-      await p.start();
-      return p;
+      return startBenchVigil(tmp, { "mqtt-enabled": "false" });
     });
     const p = platform;
     const identities = await progress.phase(`enroll ${DEVICES} devices and a subscriber over EST`, async () => {

@@ -433,25 +433,17 @@ export class CaptureReader {
   #enhancedPacket(p: number, length: number, at: number): void {
     if (length < 32)
       throw this.#error("CAPTURE_RECORD_INVALID", at, "pcapng enhanced packet block too short", "The file is corrupt.");
-    const id = this.#u32(p + 8);
-    const iface = this.#iface(id, at + 8);
-    const caplen = this.#u32(p + 20);
-    const origLen = this.#u32(p + 24);
-    this.#checkCaplen(caplen, origLen, iface.snaplen, at + 20);
-    if (caplen > length - 32) {
-      throw this.#error(
-        "CAPTURE_RECORD_INVALID",
-        at + 20,
-        `packet ${this.#packets} claims ${caplen} captured bytes but its block holds only ${length - 32}`,
-        "The block header is corrupt.",
-      );
-    }
-    this.#packet(p + 28, caplen, origLen, this.#u32(p + 12), this.#u32(p + 16), iface, id, at);
+    this.#timestampedPacket(p, length, at, this.#u32(p + 8));
   }
 
+  /** The obsolete Packet Block: an Enhanced Packet Block with a 16-bit interface id and a drops count. */
   #obsoletePacket(p: number, length: number, at: number): void {
     if (length < 32) throw this.#error("CAPTURE_RECORD_INVALID", at, "pcapng packet block too short", "The file is corrupt.");
-    const id = this.#u16(p + 8);
+    this.#timestampedPacket(p, length, at, this.#u16(p + 8));
+  }
+
+  /** The common tail of EPB and PB: timestamps at +12/+16, lengths at +20/+24, data at +28. */
+  #timestampedPacket(p: number, length: number, at: number, id: number): void {
     const iface = this.#iface(id, at + 8);
     const caplen = this.#u32(p + 20);
     const origLen = this.#u32(p + 24);
