@@ -24,6 +24,13 @@ export default tseslint.config(
     },
   },
   {
+    // The console has its own tsconfig (DOM, Preact JSX).
+    files: ["packages/console/src/**/*.{ts,tsx}", "packages/console/vite.config.ts"],
+    languageOptions: {
+      parserOptions: { project: "./packages/console/tsconfig.json", tsconfigRootDir: import.meta.dirname },
+    },
+  },
+  {
     files: ["**/*.test.ts", "**/test/**/*.ts", "bench/**/*.ts"],
     rules: {
       "@typescript-eslint/no-non-null-assertion": "off",

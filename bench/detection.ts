@@ -9,9 +9,15 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
+import { Worker } from "node:worker_threads";
+import { enroll, type DeviceCredentials } from "../packages/device-sdk/src/index.js";
+import { Gateway } from "../packages/server/src/gateway/index.js";
+import { parseProfile } from "../packages/server/src/policy/index.js";
+import { runFleetTrial } from "./lib/detection-fleet.js";
+import { startBenchVigil } from "./lib/vigil.js";
 import { runInNewContext } from "node:vm";
 import { Platform, loadConfig } from "../packages/server/src/app/index.js";
-import { createRootLogger } from "../packages/server/src/core/index.js";
+import { createRootLogger, moduleLogger } from "../packages/server/src/core/index.js";
 import {
   DETECTION_DEFAULTS,
   Detector,
@@ -25,11 +31,12 @@ import {
 import { CaptureReader, decodePacket, newDecodedPacket } from "../packages/server/src/network/index.js";
 import {
   Fleet,
+  mixes,
   platformTarget,
   runTimeline,
-  scenarioNames,
+  gatewayScenarioNames,
   type GroundTruth,
-  type ScenarioName,
+  type GatewayScenarioName,
   type TimelineEntry,
 } from "../packages/server/src/simulator/index.js";
 import type { BenchOptions, BenchOutput } from "./lib/benchmark.js";
@@ -37,9 +44,15 @@ import type { Progress } from "./lib/progress.js";
 
 export const title = "detection: simulator scenarios (TPR / FPR / time to detect and block), detector throughput, MQTTset replay";
 
-const DEVICES = envInt("VIGIL_BENCH_DETECTION_DEVICES", 70, 14, 500);
-const PER_SCENARIO = envInt("VIGIL_BENCH_DETECTION_ATTACKS", 3, 1, 10);
-const BASELINE_MS = 30_000;
+const DEVICES = envInt("VIGIL_BENCH_DETECTION_DEVICES", 120, 14, 500);
+const PER_SCENARIO = envInt("VIGIL_BENCH_DETECTION_ATTACKS", 6, 1, 20);
+const ROUNDS = envInt("VIGIL_BENCH_DETECTION_ROUNDS", 1, 1, 50);
+const FLEET_BENIGN = envInt("VIGIL_BENCH_DETECTION_FLEET_BENIGN", 602, 7, 5000);
+const FLEET_DRIFTING = envInt("VIGIL_BENCH_DETECTION_FLEET_DRIFTING", 100, 1, 1000);
+const GATEWAY_DEVICES = 50;
+/** The fleet trial's drift ramp at least (the scenario's 2 x the default 20 s duration). */
+const FLEET_RAMP_MS = 40_000;
+const BASELINE_MS = 90_000;
 const STAGGER_MS = 1_500;
 const TAIL_MS = 5_000;
 const THROUGHPUT_DEVICES = 10_000;
@@ -48,7 +61,7 @@ const MQTTSET_DIR =
   process.env.VIGIL_MQTTSET_DIR ?? join(dirname(fileURLToPath(import.meta.url)), "..", "..", "shared", "data", "mqttset");
 
 /** The detector rule that is the right answer to each scenario (token replay: the enrollment signal, no rule). */
-const RIGHT_RULE: Record<ScenarioName, string> = {
+const RIGHT_RULE: Record<GatewayScenarioName, string> = {
   "brute-force": "brute_force",
   recon: "topic_reconnaissance",
   flood: "flood",
@@ -60,13 +73,14 @@ const RIGHT_RULE: Record<ScenarioName, string> = {
   "token-replay": "enrollment.token_replayed",
 };
 
-export const about = `Three parts, one run (defaults: about 2 minutes on this machine).
+export const about = `Five parts, one run (\`--duration 20\`: about 6 minutes on this machine).
 
 **1. Simulator scenarios** (\`<scenario>_tpr\`, \`<scenario>_fpr\`, \`<scenario>_detect_ms\`, \`min_tpr\`, \`max_fpr\`,
 \`detect_to_block_p99_ms\`). A real in-process Vigil (fresh data dir, default \`detection\` config) and a simulator
-fleet of ${DEVICES} devices (\`--mix mixed\`, seed 7; \`VIGIL_BENCH_DETECTION_DEVICES\`) that really enroll and connect over
-mutual TLS. After a quiet baseline of ${BASELINE_MS / 1000} s (peer baselines warm up; the default model needs 12 windows
-of 10 s of a profile's devices), every scenario runs on ${PER_SCENARIO} devices at once (\`VIGIL_BENCH_DETECTION_ATTACKS\`),
+fleet of ${DEVICES} devices (\`--mix mixed\`, seed 7; \`VIGIL_BENCH_DETECTION_DEVICES\`; \`VIGIL_BENCH_DETECTION_ROUNDS\` repeats
+the part with seeds 8, 9, ... and sums the counts) that really enroll and connect over
+mutual TLS. After a quiet baseline of ${BASELINE_MS / 1000} s (peer baselines warm up; the payload drift test needs 24
+readings of each field), every scenario runs on ${PER_SCENARIO} devices at once (\`VIGIL_BENCH_DETECTION_ATTACKS\`),
 scenarios staggered by ${STAGGER_MS / 1000} s, each attack lasting 2 x \`--duration\` seconds (default 20 s).
 - **TPR** of a scenario: attacks (one per attacked device) with a finding of the right rule on one of the attack's
   actors (ground truth \`actors\`; for brute force also \`source:<host>\`), raised from its start to ${TAIL_MS / 1000} s after
@@ -80,9 +94,23 @@ scenarios staggered by ${STAGGER_MS / 1000} s, each attack lasting 2 x \`--durat
   the enforcement call returning), over every finding that took an action; \`detect_to_block_p99_ms\` is its p99.
 Goals (issue 7): TPR >= 0.99 at FPR <= 1 % per scenario; detect-to-block p99 <= 10 ms.
 
+**2b. Fleet-scale drift trial** (\`drift_fleet_*\`): \`bench/lib/detection-fleet.ts\` runs the simulator's own
+behaviours (the code virtual devices run) on simulated time through one \`Detector\`: ${FLEET_BENIGN} benign devices of all
+seven profiles (10 % join late and are judged by their peers; reboots and blips at the simulator's rates, 0.0005 per
+tick each; a 10-minute simulated day) and ${FLEET_DRIFTING} drifting devices for each profile the drift scenario prefers,
+drift starts spread over 10 minutes after a 10-minute baseline, ramp 0 -> 1 over 40 s (as in part 1). TPR: a
+\`behaviour_anomaly\` finding from the drift's start to 5 s after its ramp; FPR: benign devices with any
+\`behaviour_anomaly\` finding at any time.
+
+**2c. Gateway with detection on vs off** (\`gateway_msgs_per_s_detection_on\` / \`_off\`, \`gateway_detection_on_vs_off\`):
+two \`Gateway\`s on one platform, alike but for the inline observer (the platform's detector, or none); ${GATEWAY_DEVICES}
+publishers and one subscriber over mutual TLS (\`bench/detection-gateway-worker.mjs\`, closed loop of 10 per publisher,
+JSON telemetry of 120 B so the payload scanner does its work), QoS 0, \`--duration\` seconds each, alternated off / on /
+off / on; figures are the means.
+
 **2. Detector alone** (\`detector_events_per_s\`, \`state_bytes_per_device\`): one \`Detector\` (default config, no
-enforcer), ${THROUGHPUT_DEVICES} devices of 4 profiles, ${THROUGHPUT_EVENTS / 1e6} M synthetic publishes (round robin, 40-400 B,
-3 topics per device, simulated clock advancing 1 ms per 100 events so windows close and the model batch runs);
+enforcer), ${THROUGHPUT_DEVICES} devices of 4 profiles, ${THROUGHPUT_EVENTS / 1e6} M synthetic publishes (round robin, JSON bodies of 40-400 B with
+3-12 numeric fields, 3 topics per device, simulated clock advancing 1 ms per 100 events so windows close and the model batch runs);
 events per CPU-second of this thread, model batches included. State: heap growth over ${THROUGHPUT_DEVICES} new devices
 after a forced GC.
 
@@ -101,7 +129,7 @@ an attack capture (the README: attack captures hold only attacker <-> broker tra
 \`_rule_clients\` is the share of the capture's clients with any finding (for benign: the false-alarm share).`;
 
 export function budgetSeconds(options: { duration: number }): number {
-  return 240 + 6 * options.duration;
+  return (600 + 12 * options.duration) * ROUNDS;
 }
 
 function envInt(name: string, fallback: number, min: number, max: number): number {
@@ -130,6 +158,18 @@ export async function run({ duration, progress, signal }: BenchOptions): Promise
   signal.throwIfAborted();
   Object.assign(
     figures,
+    await progress.phase(
+      `fleet-scale drift trial: ${FLEET_BENIGN} benign + ${4 * FLEET_DRIFTING} drifting devices, simulated time`,
+      async () => fleetPart(Math.max(FLEET_RAMP_MS, 2 * duration * 1000)),
+      { expectSeconds: 60 },
+    ),
+  );
+  signal.throwIfAborted();
+  Object.assign(figures, await gatewayPart(duration, progress, signal));
+  ratios.gateway_detection_on_vs_off = figures.gateway_detection_on_vs_off ?? 0;
+  signal.throwIfAborted();
+  Object.assign(
+    figures,
     await progress.phase("detector alone: synthetic stream, state per device", async () => throughputPart()),
   );
   signal.throwIfAborted();
@@ -145,12 +185,81 @@ export async function run({ duration, progress, signal }: BenchOptions): Promise
 
 // --- 1. simulator scenarios ---------------------------------------------------------------
 
+interface RoundResult {
+  readonly fleet: number;
+  readonly benign: number;
+  readonly anyFalse: number;
+  readonly attacks: number;
+  readonly errors: number;
+  readonly runS: number;
+  readonly findings: number;
+  readonly blocks: number[];
+  readonly per: Record<string, { attempts: number; hits: number; delays: number[]; falseDevices: number }>;
+}
+
 async function scenarioPart(duration: number, progress: Progress, signal: AbortSignal): Promise<Record<string, number>> {
+  const rounds: RoundResult[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    signal.throwIfAborted();
+    rounds.push(await scenarioRound(7 + r, r, duration, progress, signal));
+  }
+  const names = gatewayScenarioNames;
+  const sum = (f: (x: RoundResult) => number) => rounds.reduce((a, x) => a + f(x), 0);
+  const benign = sum((x) => x.benign);
+  const out: Record<string, number> = {
+    rounds: ROUNDS,
+    fleet_devices: sum((x) => x.fleet),
+    benign_devices: benign,
+    attacks: sum((x) => x.attacks),
+    attack_errors: sum((x) => x.errors),
+    run_s: round(
+      sum((x) => x.runS),
+      1,
+    ),
+    findings: sum((x) => x.findings),
+  };
+  const tprs: number[] = [];
+  const fprs: number[] = [];
+  for (const name of names) {
+    const attempts = sum((x) => x.per[name]?.attempts ?? 0);
+    const hits = sum((x) => x.per[name]?.hits ?? 0);
+    const falseDevices = sum((x) => x.per[name]?.falseDevices ?? 0);
+    const delays = rounds.flatMap((x) => x.per[name]?.delays ?? []).sort((a, b) => a - b);
+    const tpr = attempts === 0 ? 0 : hits / attempts; // a failed attack (no ground truth) counts as missed
+    const fpr = benign === 0 ? 0 : falseDevices / benign;
+    out[`${name}_attacks`] = attempts;
+    out[`${name}_detected`] = hits;
+    out[`${name}_tpr`] = round(tpr);
+    out[`${name}_fp_devices`] = falseDevices;
+    out[`${name}_fpr`] = round(fpr, 4);
+    out[`${name}_detect_ms`] = delays.length === 0 ? -1 : Math.round(percentile(delays, 50));
+    tprs.push(tpr);
+    fprs.push(fpr);
+  }
+  const blocks = rounds.flatMap((x) => x.blocks).sort((a, b) => a - b);
+  out.min_tpr = round(Math.min(...tprs));
+  out.max_fpr = round(Math.max(...fprs), 4);
+  out.any_rule_fpr = round(benign === 0 ? 0 : sum((x) => x.anyFalse) / benign, 4);
+  out.blocking_findings = blocks.length;
+  out.detect_to_block_p50_ms = round(percentile(blocks, 50));
+  out.detect_to_block_p99_ms = round(percentile(blocks, 99));
+  out.detect_to_block_max_ms = round(blocks[blocks.length - 1] ?? 0);
+  return out;
+}
+
+async function scenarioRound(
+  seed: number,
+  index: number,
+  duration: number,
+  progress: Progress,
+  signal: AbortSignal,
+): Promise<RoundResult> {
   const tmp = await mkdtemp(join(tmpdir(), "vigil-bench-detection-"));
   let platform: Platform | undefined;
   let fleet: Fleet | undefined;
+  const tag = ROUNDS > 1 ? `round ${index + 1}/${ROUNDS}: ` : "";
   try {
-    platform = await progress.phase("start Vigil (fresh data dir, default detection config)", async () => {
+    platform = await progress.phase(`${tag}start Vigil (fresh data dir, default detection config)`, async () => {
       const config = await loadConfig({
         env: {},
         cwd: tmp,
@@ -163,13 +272,13 @@ async function scenarioPart(duration: number, progress: Progress, signal: AbortS
     const p = platform;
     const replays: { device: string | null; at: number }[] = [];
     const off = p.bus.on("enrollment.token_replayed", (e) => replays.push({ device: e.device, at: Date.now() }));
-    const f = new Fleet({ target: platformTarget(p, "bench"), workDir: join(tmp, "fleet"), seed: 7, concurrency: 8 });
+    const f = new Fleet({ target: platformTarget(p, "bench"), workDir: join(tmp, "fleet"), seed, concurrency: 8 });
     fleet = f;
-    await progress.phase(`enroll and connect ${DEVICES} simulated devices (mix: mixed)`, () => f.start(DEVICES, "mixed"), {
+    await progress.phase(`${tag}enroll and connect ${DEVICES} simulated devices (mix: mixed)`, () => f.start(DEVICES, "mixed"), {
       expectSeconds: Math.ceil(DEVICES / 20),
     });
     const attackMs = 2 * duration * 1000;
-    const names = scenarioNames;
+    const names = gatewayScenarioNames;
     const entries: TimelineEntry[] = [];
     names.forEach((scenario, i) => {
       for (let k = 0; k < PER_SCENARIO; k++) entries.push({ scenario, atMs: BASELINE_MS + i * STAGGER_MS, durationMs: attackMs });
@@ -177,7 +286,7 @@ async function scenarioPart(duration: number, progress: Progress, signal: AbortS
     const total = BASELINE_MS + (names.length - 1) * STAGGER_MS + attackMs;
     const runStart = Date.now();
     const result = await progress.phase(
-      `quiet baseline ${BASELINE_MS / 1000} s, then ${names.length} scenarios x ${PER_SCENARIO} devices`,
+      `${tag}quiet baseline ${BASELINE_MS / 1000} s, then ${names.length} scenarios x ${PER_SCENARIO} devices`,
       () => runTimeline(f, entries, { signal }),
       { expectSeconds: Math.round(total / 1000) + 5 },
     );
@@ -197,52 +306,42 @@ async function scenarioPart(duration: number, progress: Progress, signal: AbortS
       .filter((d) => !attacked.has(d.id))
       .map((d) => d.id);
     const benignSet = new Set(benign);
-    const out: Record<string, number> = {
-      fleet_devices: f.devices().length,
-      benign_devices: benign.length,
-      attacks: result.truths.length,
-      attack_errors: result.errors.length,
-      run_s: round((runEnd - runStart) / 1000, 1),
-      findings: findings.length,
-    };
-    const tprs: number[] = [];
-    const fprs: number[] = [];
+    const per: RoundResult["per"] = {};
     for (const name of names) {
       const rule = RIGHT_RULE[name];
       const truths = result.truths.filter((t) => t.scenario === name);
       const delays: number[] = [];
-      let hit = 0;
+      let hits = 0;
       for (const t of truths) {
         const first = firstDetection(t, rule, findings, replays);
         if (first !== undefined) {
-          hit++;
+          hits++;
           delays.push(first);
         }
       }
-      const attempts = PER_SCENARIO;
-      const tpr = attempts === 0 ? 0 : hit / attempts; // a failed attack (no ground truth) counts as missed
       const falseDevices = new Set(findings.filter((x) => x.rule === rule && benignSet.has(x.device)).map((x) => x.device));
-      const fpr = benign.length === 0 ? 0 : falseDevices.size / benign.length;
-      delays.sort((a, b) => a - b);
-      out[`${name}_tpr`] = round(tpr);
-      out[`${name}_fpr`] = round(fpr);
-      out[`${name}_detect_ms`] = delays.length === 0 ? -1 : Math.round(percentile(delays, 50));
-      tprs.push(tpr);
-      fprs.push(fpr);
+      per[name] = { attempts: PER_SCENARIO, hits, delays, falseDevices: falseDevices.size };
     }
     const anyFalse = new Set(findings.filter((x) => benignSet.has(x.device)).map((x) => x.device));
-    const blocks = findings
-      .map((x) => x.detectToBlockMs)
-      .filter((v): v is number => v !== null)
-      .sort((a, b) => a - b);
-    out.min_tpr = round(Math.min(...tprs));
-    out.max_fpr = round(Math.max(...fprs));
-    out.any_rule_fpr = round(benign.length === 0 ? 0 : anyFalse.size / benign.length);
-    out.blocking_findings = blocks.length;
-    out.detect_to_block_p50_ms = round(percentile(blocks, 50));
-    out.detect_to_block_p99_ms = round(percentile(blocks, 99));
-    out.detect_to_block_max_ms = round(blocks[blocks.length - 1] ?? 0);
-    return out;
+    if (anyFalse.size > 0)
+      progress.note(
+        `false findings: ${findings
+          .filter((x) => benignSet.has(x.device))
+          .map((x) => `${x.device} ${x.rule}`)
+          .join(", ")
+          .slice(0, 600)}`,
+      );
+    return {
+      fleet: f.devices().length,
+      benign: benign.length,
+      anyFalse: anyFalse.size,
+      attacks: result.truths.length,
+      errors: result.errors.length,
+      runS: (runEnd - runStart) / 1000,
+      findings: findings.length,
+      blocks: findings.map((x) => x.detectToBlockMs).filter((v): v is number => v !== null),
+      per,
+    };
   } finally {
     await fleet?.stop().catch(() => undefined);
     await platform?.stop();
@@ -285,6 +384,12 @@ export function throughputPart(): Record<string, number> {
   const d = new Detector({ config, emit: () => undefined, schedule: (fn) => (pending = fn) });
   const ids = Array.from({ length: THROUGHPUT_DEVICES }, (_, i) => `tp-${i}`);
   const topics = ids.map((id) => [`devices/${id}/telemetry`, `devices/${id}/status`, `devices/${id}/events`]);
+  // 256 JSON telemetry bodies (40-400 B, 3-12 numeric fields), so the drift test does its real work.
+  const bodies = Array.from({ length: 256 }, (_, k) => {
+    const o: Record<string, unknown> = { ts: 1_700_000_000_000 + k, state: "ok" };
+    for (let f = 0; f < 3 + (k % 10); f++) o[`f${f}`] = Math.round((20 + f + Math.sin(k * (f + 1)) * 2) * 100) / 100;
+    return Buffer.from(JSON.stringify(o).padEnd(40 + ((k * 37) % 361), " "));
+  });
   let now = 1_700_000_000_000;
   for (let i = 0; i < ids.length; i++) d.connected(ids[i]!, profiles[i % profiles.length]!, "10.0.0.1:5000", now);
   // Warm up the JIT on a short stream, then measure.
@@ -293,7 +398,8 @@ export function throughputPart(): Record<string, number> {
     for (let e = 0; e < events; e++) {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
       const i = e % THROUGHPUT_DEVICES;
-      d.observe(ids[i]!, topics[i]![seed % 3]!, 40 + (seed % 361), now);
+      const body = bodies[seed % bodies.length]!;
+      d.observe(ids[i]!, topics[i]![seed % 3]!, body.length, now, body);
       if (e % 100 === 99) now += 1;
       if (pending !== undefined && e % 4096 === 0) {
         const run = pending;
@@ -323,7 +429,7 @@ export function throughputPart(): Record<string, number> {
     const before = process.memoryUsage().heapUsed;
     for (let i = 0; i < THROUGHPUT_DEVICES; i++) {
       d2.connected(ids[i]!, profiles[i % profiles.length]!, "10.0.0.1:5000", now);
-      d2.observe(ids[i]!, topics[i]![0]!, 100, now);
+      d2.observe(ids[i]!, topics[i]![0]!, bodies[0]!.length, now, bodies[i % bodies.length]);
     }
     gc();
     gc();
@@ -337,8 +443,227 @@ export function throughputPart(): Record<string, number> {
     detector_events_per_s: Math.round(THROUGHPUT_EVENTS / Math.max(1e-9, cpuSeconds)),
     detector_events_per_s_wall: Math.round(THROUGHPUT_EVENTS / Math.max(1e-9, wall)),
     detector_windows: d.counters.windows,
+    detector_payloads_scanned: d.counters.payloads,
     state_bytes_per_device: bytesPerDevice,
   };
+}
+
+// --- 2b. fleet-scale drift trial --------------------------------------------------------------
+
+/** Profiles the behaviour-drift scenario prefers (scenarios.ts), each with its own drifting cohort. */
+const DRIFT_PROFILES = ["plc", "patient-monitor", "infusion-pump", "environmental-sensor"] as const;
+
+export function fleetPart(rampMs: number): Record<string, number> {
+  const profiles = Object.keys(behaviours());
+  const benign: Record<string, number> = {};
+  profiles.forEach(
+    (p, i) => (benign[p] = Math.floor(FLEET_BENIGN / profiles.length) + (i < FLEET_BENIGN % profiles.length ? 1 : 0)),
+  );
+  const drifting: Record<string, number> = {};
+  for (const p of DRIFT_PROFILES) drifting[p] = FLEET_DRIFTING;
+  const t0 = performance.now();
+  const r = runFleetTrial({
+    seed: 7,
+    benign,
+    drifting,
+    baselineMs: 600_000,
+    spreadMs: 600_000,
+    rampMs,
+    tailMs: TAIL_MS,
+    lateShare: 0.1,
+    reboot: 0.0005,
+    blip: 0.0005,
+    dayLengthMs: 600_000,
+  });
+  const out: Record<string, number> = {
+    drift_fleet_benign_devices: r.benign,
+    drift_fleet_benign_flagged: r.benignFlagged,
+    drift_fleet_fpr: round(r.benignFlagged / Math.max(1, r.benign), 4),
+    drift_fleet_late_joiners: r.late,
+    drift_fleet_late_joiners_flagged: r.benignFlaggedLate,
+    drift_fleet_messages: r.messages,
+    drift_fleet_reboots: r.reboots,
+    drift_fleet_blips: r.blips,
+    drift_fleet_simulated_s: Math.round(r.simulatedMs / 1000),
+    drift_fleet_ramp_s: Math.round(rampMs / 1000),
+    drift_fleet_wall_s: round((performance.now() - t0) / 1000, 1),
+  };
+  let attacked = 0;
+  let detected = 0;
+  const delays: number[] = [];
+  for (const p of DRIFT_PROFILES) {
+    const x = r.perProfile[p] ?? { attacked: 0, detected: 0, detectMs: [] };
+    attacked += x.attacked;
+    detected += x.detected;
+    delays.push(...x.detectMs);
+    const sorted = [...x.detectMs].sort((a, b) => a - b);
+    out[`drift_fleet_${p}_attacked`] = x.attacked;
+    out[`drift_fleet_${p}_detected`] = x.detected;
+    out[`drift_fleet_${p}_tpr`] = round(x.detected / Math.max(1, x.attacked));
+    out[`drift_fleet_${p}_detect_ms`] = sorted.length === 0 ? -1 : Math.round(percentile(sorted, 50));
+  }
+  delays.sort((a, b) => a - b);
+  out.drift_fleet_attacked = attacked;
+  out.drift_fleet_detected = detected;
+  out.drift_fleet_tpr = round(detected / Math.max(1, attacked));
+  out.drift_fleet_detect_ms = delays.length === 0 ? -1 : Math.round(percentile(delays, 50));
+  return out;
+}
+
+function behaviours(): Record<string, true> {
+  return Object.fromEntries(Object.keys(mixes.mixed).map((p) => [p, true]));
+}
+
+// --- 2c. gateway throughput with detection on vs off ------------------------------------------
+
+const GATEWAY_PROFILE = parseProfile(
+  [
+    "id: bench-sensor",
+    "description: Benchmark device; generous rate so that nothing is throttled.",
+    "vertical: generic",
+    "safetyCritical: false",
+    'publish: ["devices/{device}/telemetry"]',
+    'subscribe: ["devices/{device}/config"]',
+    "maxMessagesPerSecond: 10000",
+    "burst: 100000",
+    "maxPayloadBytes: 1024",
+    "maxQos: 1",
+    "retainAllowed: false",
+    "sensitivePayload: false",
+  ].join("\n"),
+);
+
+interface LoadResult {
+  delivered: number;
+  sent: number;
+  seconds: number;
+  latencies: number[];
+  errors: string[];
+}
+
+function drive(data: Record<string, unknown>, signal: AbortSignal): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL("./detection-gateway-worker.mjs", import.meta.url), { workerData: data });
+    const abort = () => void worker.terminate().then(() => reject(new Error("aborted")));
+    signal.addEventListener("abort", abort, { once: true });
+    worker.once("message", (m: LoadResult) => {
+      signal.removeEventListener("abort", abort);
+      void worker.terminate();
+      resolve(m);
+    });
+    worker.once("error", reject);
+  });
+}
+
+/**
+ * Two gateways on one platform, alike but for the inline observer: one runs the platform's
+ * detector on every PUBLISH (rules, exfiltration limit, payload drift), one has none.
+ * Alternated off / on / off / on, QoS 0, JSON telemetry payloads.
+ */
+async function gatewayPart(duration: number, progress: Progress, signal: AbortSignal): Promise<Record<string, number>> {
+  const tmp = await mkdtemp(join(tmpdir(), "vigil-bench-detection-gw-"));
+  let p: Platform | undefined;
+  const gateways: Gateway[] = [];
+  try {
+    p = await progress.phase("gateway on/off: start Vigil (gateway off)", () =>
+      startBenchVigil(tmp, { "mqtt-enabled": "false" }),
+    );
+    const platform = p;
+    const creds = await progress.phase(`gateway on/off: enroll ${GATEWAY_DEVICES} devices and a subscriber`, async () => {
+      const { tokens } = await platform.enrollment.createTokens({
+        profile: "environmental-sensor",
+        ttlSeconds: 600,
+        count: GATEWAY_DEVICES + 1,
+        by: "bench",
+      });
+      const ids = [...Array.from({ length: GATEWAY_DEVICES }, (_, i) => `gw-${String(i).padStart(3, "0")}`), "collector"];
+      const out: DeviceCredentials[] = [];
+      for (let i = 0; i < ids.length; i += 10)
+        out.push(
+          ...(await Promise.all(
+            ids.slice(i, i + 10).map((id, j) =>
+              enroll({
+                server: platform.url,
+                caPem: platform.ca,
+                deviceId: id,
+                dir: join(tmp, "devices", id),
+                attestation: { kind: "claim-token", token: tokens[i + j]! },
+              }),
+            ),
+          )),
+        );
+      return out;
+    });
+    const toIdentity = (c: DeviceCredentials) => ({ id: c.deviceId, cert: c.certPem, key: c.keyPem });
+    const make = async (observer: boolean) => {
+      const g = new Gateway({
+        settings: {
+          host: "127.0.0.1",
+          port: 0,
+          handshakeTimeoutMs: 10_000,
+          connectTimeoutMs: 10_000,
+          maxConnectionsPerSource: 1000,
+          throttleDropsBeforeDisconnect: 1000,
+        },
+        ca: platform.authority,
+        devices: platform.store.devices,
+        certificates: platform.store.certificates,
+        bus: platform.bus,
+        clock: platform.clock,
+        log: moduleLogger(platform.log, "gateway"),
+        profiles: () => GATEWAY_PROFILE,
+        services: new Map([["collector", ["devices/+/telemetry"]]]),
+        ...(observer ? { observer: platform.detection.observe } : {}),
+      });
+      await g.start();
+      gateways.push(g);
+      return g;
+    };
+    const off = await make(false);
+    const on = await make(true);
+    const common = {
+      ca: platform.ca,
+      devices: creds.slice(0, GATEWAY_DEVICES).map(toIdentity),
+      collector: toIdentity(creds[GATEWAY_DEVICES]!),
+      seconds: duration,
+      warmupSeconds: 2,
+      window: 10,
+      payloadBytes: 120,
+      maxSamples: 100_000,
+      qos: 0,
+    };
+    const rates: Record<"on" | "off", number[]> = { on: [], off: [] };
+    const p99: Record<"on" | "off", number[]> = { on: [], off: [] };
+    for (const which of ["off", "on", "off", "on"] as const) {
+      signal.throwIfAborted();
+      const g = which === "on" ? on : off;
+      const r = await progress.phase(
+        `gateway, detection ${which}: ${GATEWAY_DEVICES} publishers -> 1 subscriber, QoS 0`,
+        () => drive({ ...common, url: g.url }, signal),
+        { expectSeconds: duration + 4, summary: (x) => `${(x.delivered / x.seconds).toFixed(0)} msg/s` },
+      );
+      if (r.delivered === 0) throw new Error(`detection ${which}: nothing delivered (${r.errors.join(" | ")})`);
+      rates[which].push(r.delivered / r.seconds);
+      const sorted = [...r.latencies].sort((a, b) => a - b);
+      p99[which].push(percentile(sorted, 99));
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const counters = platform.detection.detector.counters;
+    return {
+      gateway_devices: GATEWAY_DEVICES,
+      gateway_msgs_per_s_detection_off: Math.round(mean(rates.off)),
+      gateway_msgs_per_s_detection_on: Math.round(mean(rates.on)),
+      gateway_p99_ms_detection_off: round(mean(p99.off)),
+      gateway_p99_ms_detection_on: round(mean(p99.on)),
+      gateway_detection_on_vs_off: round(mean(rates.on) / mean(rates.off)),
+      gateway_detector_messages: counters.messages,
+      gateway_detector_payloads_scanned: counters.payloads,
+    };
+  } finally {
+    for (const g of gateways) await g.stop().catch(() => undefined);
+    await p?.stop();
+    await rm(tmp, { recursive: true, force: true });
+  }
 }
 
 // --- 3. MQTTset replay ----------------------------------------------------------------------

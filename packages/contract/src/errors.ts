@@ -27,6 +27,9 @@ export const errorCatalogue = {
   },
   STORE_TOO_NEW: { owner: "store", meaning: "The database was written by a newer Vigil than this one." },
   STORE_CONFLICT: { owner: "store", meaning: "The record already exists." },
+  STORE_UNREACHABLE: { owner: "store", meaning: "The PostgreSQL server could not be reached." },
+  STORE_AUTH_FAILED: { owner: "store", meaning: "The PostgreSQL server refused the user or password." },
+  STORE_DATABASE_MISSING: { owner: "store", meaning: "The PostgreSQL database named in store.url does not exist." },
   // operators / auth
   AUTH_REQUIRED: { owner: "operators", meaning: "The request has no API token." },
   AUTH_TOKEN_INVALID: { owner: "operators", meaning: "The API token is malformed, unknown or has been tampered with." },
@@ -84,6 +87,7 @@ export const errorCatalogue = {
   // response
   PLAYBOOK_INVALID: { owner: "response", meaning: "A playbook is not valid; the message lists every problem." },
   INCIDENT_NOT_FOUND: { owner: "response", meaning: "No incident has this id." },
+  DRILL_NOT_FOUND: { owner: "response", meaning: "No drill has this id (drills are kept in memory until Vigil restarts)." },
   INCIDENT_TRANSITION_INVALID: { owner: "response", meaning: "The incident's state does not allow this change." },
   INCIDENT_NO_PENDING_APPROVAL: { owner: "response", meaning: "The incident has no action waiting for approval." },
   // audit
@@ -171,6 +175,10 @@ export const errorCatalogue = {
     meaning: "The factory certificate's serial number is not on the manufacturer's allowlist.",
   },
   ENROLLMENT_KEY_NOT_REGISTERED: { owner: "enrollment", meaning: "The device was pre-registered with another public key." },
+  ENROLLMENT_KEY_REUSED: {
+    owner: "enrollment",
+    meaning: "A revoked device asked to be re-admitted with a key it used before; it must generate a new one.",
+  },
   ENROLLMENT_FACTORY_CERT_REUSED: {
     owner: "enrollment",
     meaning: "The factory certificate already enrolled another device: one factory identity, one device.",

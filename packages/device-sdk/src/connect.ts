@@ -41,7 +41,8 @@ export interface DeviceConnection extends EventEmitter {
   ack(payload: Buffer | string | object): Promise<void>;
   /** Renews the certificate now (needs `renewWith`) and reconnects with it. */
   renewNow(): Promise<DeviceCredentials | undefined>;
-  close(): Promise<void>;
+  /** Ends the session; waits for in-flight QoS 1 publishes unless `force` (then the socket is destroyed). */
+  close(options?: { force?: boolean }): Promise<void>;
 }
 
 /**
@@ -197,11 +198,11 @@ class Connection extends EventEmitter implements DeviceConnection {
     return this.#renewer.renewNow();
   }
 
-  async close(): Promise<void> {
+  async close(options: { force?: boolean } = {}): Promise<void> {
     this.#closing = true;
     this.#renewer?.stop();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    await this.#client.endAsync();
+    await this.#client.endAsync(options.force === true);
   }
 
   #topic(namespace: "devices" | "vigil", subtopic: string): string {

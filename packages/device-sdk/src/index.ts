@@ -12,6 +12,7 @@ export {
   type Posture,
 } from "./enroll.js";
 export { connect, type ConnectOptions, type DeviceConnection } from "./connect.js";
+export { reprovision, ReprovisionAgent, type ReprovisionAgentOptions, type ReprovisionOptions } from "./reprovision.js";
 export {
   OtaAgent,
   OtaRefused,

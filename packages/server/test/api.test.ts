@@ -61,6 +61,7 @@ test("healthz and readyz answer without a token over HTTPS verified by Vigil's C
       "pki",
       "policy",
       "operators",
+      "cluster",
       "trust",
       "gateway",
       "detection",

@@ -14,8 +14,14 @@ test("vigil demo --no-wait runs Vigil, a fleet and the attack timeline, prints t
   assert.match(run.stdout, /message flood on demo-\S+: blocked/);
   assert.match(run.stdout, /topic reconnaissance on demo-\S+: blocked/);
   assert.match(run.stdout, /replayed enrollment token on demo-\S+: blocked .*replayed-token alarm/);
-  assert.match(run.stdout, /\d+ of 9 attacks were blocked at the gateway/);
-  assert.match(run.stdout, /Not simulated yet: firmware-tamper/);
+  assert.match(run.stdout, /tampered firmware image on demo-\S+: blocked .*update\(s\) refused by the device \(hash_mismatch\)/);
+  assert.match(
+    run.stdout,
+    /firmware downgrade on demo-\S+: blocked .*unsolicited update\(s\) refused by the device \(downgrade\)/,
+  );
+  assert.match(run.stdout, /Mirai-style network scan on demo-\S+: .*detected .*network anomaly alert/);
+  assert.match(run.stdout, /\d+ of 12 attacks were blocked \(by the gateway, or by the device refusing an update\)/);
+  assert.doesNotMatch(run.stdout, /Not simulated yet/);
   // The temporary data dir (with the ground truth) is gone with the embedded Vigil.
   const file = /Ground truth of the attacks: (\S+)/.exec(run.stdout)?.[1];
   assert.ok(file !== undefined && !existsSync(file));
@@ -79,8 +85,42 @@ test("vigil simulate against a running Vigil: claim tokens with the operator's t
   }
 });
 
-test("vigil simulate refuses a scenario that is not available yet, saying why (exit 2)", async () => {
-  const run = await runCli(["simulate", "--embedded", "--scenario", "firmware-tamper"], { timeoutMs: 30_000 });
+test("vigil simulate refuses an unknown scenario, listing the available ones (exit 2)", async () => {
+  const run = await runCli(["simulate", "--embedded", "--scenario", "mirai"], { timeoutMs: 30_000 });
   assert.equal(run.code, 2);
-  assert.match(run.stderr, /firmware-tamper is not available yet: needs the OTA agent/);
+  assert.match(run.stderr, /scenario mirai is unknown/);
+  assert.match(run.stderr, /firmware-tamper, firmware-downgrade, network-scan/);
+});
+
+test("vigil simulate --save-identities then --identities: the second run connects the saved fleet without enrolling", async () => {
+  const dir = tempDir("vigil-simids-");
+  try {
+    const data = join(dir.path, "vigil");
+    const ids = join(dir.path, "fleet");
+    const first = await runCli(
+      ["--json", "simulate", "--embedded", "--data-dir", data, "--devices", "4", "--duration", "1s", "--save-identities", ids],
+      { timeoutMs: 90_000 },
+    );
+    assert.equal(first.code, 0, first.stderr);
+    const manifest = JSON.parse(readFileSync(join(ids, "fleet.json"), "utf8")) as { devices: { id: string }[] };
+    assert.equal(manifest.devices.length, 4);
+    const second = await runCli(
+      ["--json", "simulate", "--embedded", "--data-dir", data, "--devices", "3", "--duration", "1s", "--identities", ids],
+      { timeoutMs: 90_000 },
+    );
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /Connecting up to 3 saved devices/);
+    assert.doesNotMatch(second.stderr, /Enrolling/);
+    const stats = (JSON.parse(second.stdout) as { stats: { devices: number; enrollFailures: number } }).stats;
+    assert.equal(stats.devices, 3);
+    // Identities from another Vigil (another data dir, another CA) are refused, saying why; the saved fleet is kept.
+    const other = await runCli(["simulate", "--embedded", "--devices", "3", "--duration", "1s", "--identities", ids], {
+      timeoutMs: 90_000,
+    });
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(other.stderr, /enrolled with another Vigil/);
+    assert.equal((JSON.parse(readFileSync(join(ids, "fleet.json"), "utf8")) as { devices: unknown[] }).devices.length, 4);
+  } finally {
+    dir.remove();
+  }
 });

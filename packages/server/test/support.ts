@@ -250,8 +250,9 @@ export async function startDaemon(
       reject(new Error(`vigil up exited with ${code}:\n${stderr}`));
     });
   });
-  const url = /API\s+(\S+)/.exec(stderr)?.[1] ?? "";
-  const caFile = /CA\s+(\S+)/.exec(stderr)?.[1] ?? "";
+  // Anchored to the banner's lines: a one-time password may end in "API" or "CA".
+  const url = /^ {2}API\s+(\S+)/m.exec(stderr)?.[1] ?? "";
+  const caFile = /^ {2}CA\s+(\S+)/m.exec(stderr)?.[1] ?? "";
   const password = /One-time password: (\S+)/.exec(stderr)?.[1];
   return { child, stdout: () => stdout, stderr: () => stderr, url, caFile, password };
 }

@@ -12,9 +12,16 @@ import type { AuditLog } from "../audit/index.js";
 import type { AssessmentService } from "../assessment/index.js";
 import { VigilError, isVigilError, type Clock, type Logger, type Metrics } from "../core/index.js";
 import type { EnrollmentService } from "../enrollment/index.js";
-import type { CertificateAuthority, CertificateRepository, DeviceRegistry, IdentityService } from "../identity/index.js";
+import {
+  TLS_CIPHERS,
+  TLS_MIN_VERSION,
+  type CertificateAuthority,
+  type CertificateRepository,
+  type DeviceRegistry,
+  type IdentityService,
+} from "../identity/index.js";
 import type { OperatorAdmin, OperatorService } from "../operators/index.js";
-import type { SignalBus } from "../signals/index.js";
+import type { DrillRegistry, SignalBus } from "../signals/index.js";
 import type { TrustService } from "../trust/index.js";
 import { httpStatusOf } from "./http-errors.js";
 import { serializerCompiler } from "./serializer.js";
@@ -29,6 +36,7 @@ import { estRoutes } from "./routes/est.js";
 import { healthRoutes, type PlatformStatus } from "./routes/health.js";
 import { trustRoutes } from "./routes/trust.js";
 import { incidentRoutes } from "./routes/incidents.js";
+import { drillRoutes } from "./routes/drills.js";
 import type { ResponseService } from "../response/index.js";
 import { keyRoutes, type KeyRotation } from "./routes/keys.js";
 import { mfaRoutes } from "./routes/mfa.js";
@@ -36,11 +44,17 @@ import { operatorRoutes } from "./routes/operators.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { installAuth } from "./rbac.js";
 import { otaDeviceRoutes, otaRoutes, type OtaRouteDeps } from "./routes/ota.js";
+import { consoleRoutes } from "./routes/console.js";
+import { eventRoutes } from "./routes/events.js";
+import { fleetViewRoutes, type FleetViewDeps } from "./routes/fleet-views.js";
+import type { SessionRepository } from "../operators/index.js";
 
 export interface ApiDeps {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly bus: SignalBus;
+  /** Drills in progress (`/api/v1/drills`); absent: no drill routes. */
+  readonly drills?: DrillRegistry;
   readonly operators: OperatorService;
   readonly operatorAdmin: OperatorAdmin;
   readonly keyRotation: KeyRotation;
@@ -67,6 +81,13 @@ export interface ApiDeps {
   readonly tls: { cert: string; key: string } | undefined;
   readonly bodyLimitBytes: number;
   readonly version: string;
+  /** The console's live stream re-checks sessions (revoked, expired, idle) without touching them. */
+  readonly sessions?: Pick<SessionRepository, "findById">;
+  readonly sessionIdleSeconds?: number;
+  /** Read-only views the console shows: loaded profiles, recent detections. */
+  readonly views?: FleetViewDeps;
+  /** The built console (default: packages/console/dist). */
+  readonly consoleDir?: string;
 }
 
 export type Api = FastifyInstance;
@@ -87,18 +108,30 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
           https: {
             cert: deps.tls.cert,
             key: deps.tls.key,
-            minVersion: "TLSv1.2" as const,
+            minVersion: TLS_MIN_VERSION,
+            ciphers: TLS_CIPHERS,
             requestCert: true,
             rejectUnauthorized: false,
           },
         }
       : {}),
     ajv: { customOptions: { removeAdditional: false } },
+    // What the router refuses before any route runs (a path parameter longer than
+    // maxParamLength, a malformed %-escape) gets a catalogue code like every other bad request.
+    frameworkErrors: (error, _request, reply) => {
+      void sendError(
+        reply,
+        new VigilError("REQUEST_INVALID", `the request path is invalid (${error.code ?? "malformed"})`, {
+          hint: "Path parameters are at most 100 characters, with valid %-escapes.",
+        }),
+      );
+    },
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
   installMetrics(app, deps.metrics);
+  installAuditDurability(app, deps.audit, deps.log);
   installErrorHandling(app, deps.log);
   installAuth(app, { bus: deps.bus, operators: deps.operators, log: deps.log, sendError });
 
@@ -128,10 +161,15 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     await typed.register(legacyPasswordRoutes, { ...deps, legacyPasswords: deps.legacyPasswords, prefix: "/api/v1/devices" });
   await typed.register(trustRoutes, { ...deps, prefix: "/api/v1" });
   if (deps.response !== undefined) await typed.register(incidentRoutes, { ...deps, response: deps.response, prefix: "/api/v1" });
+  if (deps.drills !== undefined)
+    await typed.register(drillRoutes, { drills: deps.drills, bus: deps.bus, clock: deps.clock, prefix: "/api/v1" });
   await typed.register(estRoutes, deps);
   await typed.register(enrollmentRoutes, deps);
   await typed.register(auditRoutes, { ...deps, prefix: "/api/v1/audit" });
   await typed.register(assessmentRoutes, { ...deps, prefix: "/api/v1" });
+  await typed.register(eventRoutes, { ...deps, prefix: "/api/v1" });
+  await typed.register(fleetViewRoutes, { ...deps.views, devices: deps.devices, prefix: "/api/v1" });
+  await app.register(consoleRoutes, { consoleDir: deps.consoleDir });
   if (deps.ota !== undefined) {
     const ota = { ...deps.ota, ca: deps.ca, certificates: deps.certificates, clock: deps.clock };
     await typed.register(otaRoutes, { ...ota, prefix: "/api/v1/ota" });
@@ -247,6 +285,24 @@ function installErrorHandling(app: FastifyInstance, log: Logger): void {
         hint: `Quote request id ${request.id} when reporting it.`,
       }),
     );
+  });
+}
+
+/**
+ * An answered change is audited (DESIGN: a crash loses no audit entry): before the reply to a
+ * request that may change state leaves, the audit entries queued so far (the request's own
+ * among them) are committed, one write per event-loop turn (group commit). Reads skip it. A
+ * failing audit write does not hold the reply: the audit log logs it and keeps retrying.
+ */
+function installAuditDurability(app: FastifyInstance, audit: AuditLog, log: Logger): void {
+  app.addHook("onSend", async (request, _reply, payload) => {
+    if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return payload;
+    await audit
+      .commit()
+      .catch((error: unknown) =>
+        log.warn({ err: error, reqId: request.id }, "the audit entries of this request are not durable yet"),
+      );
+    return payload;
   });
 }
 

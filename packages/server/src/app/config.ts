@@ -10,6 +10,8 @@ import { OTA_DEFAULTS, otaConfigSchema } from "../ota/index.js";
 import { ASSESSMENT_DEFAULTS, assessmentConfigSchema } from "../assessment/index.js";
 import { DETECTION_DEFAULTS, detectionConfigSchema } from "../detection/index.js";
 import { RESPONSE_DEFAULTS, responseConfigSchema } from "../response/index.js";
+import { CLUSTER_DEFAULTS, clusterConfigSchema } from "../cluster/index.js";
+import { redactPostgresUrl } from "../store/index.js";
 
 /**
  * The whole configuration, validated once (STYLE habit 4). Each section belongs to one
@@ -135,6 +137,25 @@ export const configSchema = z
       }),
     store: z
       .object({
+        engine: z
+          .enum(["sqlite", "postgres"])
+          .default("sqlite")
+          .describe(
+            "Where state lives. sqlite: one file in the data directory (one node). postgres: a PostgreSQL database given by store.url, shared by every node of a cluster (docs/store.md).",
+          ),
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+          .optional()
+          .describe(
+            "PostgreSQL connection URL (postgres://user@host:5432/database) when store.engine is postgres. A password in it is redacted everywhere Vigil prints it; prefer store.passwordFile.",
+          ),
+        passwordFile: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("File holding the PostgreSQL password (one line); overrides a password in store.url.")
+          .meta({ secret: true }),
         synchronous: z
           .enum(["normal", "full"])
           .default("normal")
@@ -143,7 +164,7 @@ export const configSchema = z
           ),
       })
       .strict()
-      .default({ synchronous: "normal" }),
+      .default({ engine: "sqlite", synchronous: "normal" }),
     pki: z
       .object({
         deviceCertValidityDays: z
@@ -190,6 +211,7 @@ export const configSchema = z
     assessment: assessmentConfigSchema.default(ASSESSMENT_DEFAULTS),
     detection: detectionConfigSchema.default(DETECTION_DEFAULTS),
     response: responseConfigSchema.default(RESPONSE_DEFAULTS),
+    cluster: clusterConfigSchema.default(CLUSTER_DEFAULTS),
   })
   .strict();
 
@@ -313,6 +335,17 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<VigilConf
   if (config.tls.key !== undefined) config.tls = { ...config.tls, key: resolve(cwd, config.tls.key) };
   if (config.tls.ca !== undefined) config.tls = { ...config.tls, ca: resolve(cwd, config.tls.ca) };
   if (config.keys.masterKeyFile !== undefined) config.keys = { masterKeyFile: resolve(cwd, config.keys.masterKeyFile) };
+  if (config.store.passwordFile !== undefined)
+    config.store = { ...config.store, passwordFile: resolve(cwd, config.store.passwordFile) };
+  if (config.store.engine === "postgres" && config.store.url === undefined) {
+    throw new VigilError(
+      "CONFIG_INVALID",
+      "the configuration has 1 problem(s):\n  - store.engine is postgres but store.url is not set",
+      {
+        hint: "Give the database with --store-url or VIGIL_STORE_URL (postgres://user@host:5432/database).",
+      },
+    );
+  }
   if ((config.tls.cert === undefined) !== (config.tls.key === undefined)) {
     throw new VigilError(
       "CONFIG_INVALID",
@@ -415,6 +448,8 @@ export function redactedConfig(config: VigilConfig): Record<string, unknown> {
     const leaf = setting.path[setting.path.length - 1] as string;
     if (node && node[leaf] !== undefined) node[leaf] = "[redacted]";
   }
+  const store = copy["store"] as { url?: string } | undefined;
+  if (store?.url !== undefined) store.url = redactPostgresUrl(store.url);
   return copy;
 }
 

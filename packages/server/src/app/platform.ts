@@ -22,7 +22,7 @@ import { EnrollmentService } from "../enrollment/index.js";
 import { Gateway, LegacyPasswords } from "../gateway/index.js";
 import { TrustService } from "../trust/index.js";
 import { DetectionService } from "../detection/index.js";
-import { ResponseService, responsePlaybooks, responseSinks } from "../response/index.js";
+import { ResponseService, gatewayControlChannel, responsePlaybooks, responseSinks } from "../response/index.js";
 import { AssessmentService } from "../assessment/index.js";
 import { CampaignService, UpdateRepository, repositoryFleet, type DeviceNotifier } from "../ota/index.js";
 import { loadDefaultProfiles, type Profile } from "../policy/index.js";
@@ -44,8 +44,9 @@ import {
   type KeyVault,
 } from "../identity/index.js";
 import { OperatorAdmin, OperatorService, type InitialPasswordDrop } from "../operators/index.js";
-import type { SignalMap } from "../signals/index.js";
-import { openSqliteStore, type Store } from "../store/index.js";
+import { DrillRegistry, type SignalMap } from "../signals/index.js";
+import { openPostgresStore, openSqliteStore, type Store } from "../store/index.js";
+import { ClusterNode, defaultNodeId, type ClusterEnforcement } from "../cluster/index.js";
 import type { VigilConfig } from "./config.js";
 import {
   INITIAL_PASSWORD_FILE,
@@ -81,6 +82,8 @@ export class Platform {
   readonly log: Logger;
   readonly clock: Clock;
   readonly bus: InProcessBus<SignalMap>;
+  /** Drills in progress (`POST /api/v1/drills`): what they trigger is tagged as a drill. */
+  readonly drills: DrillRegistry;
   readonly metrics: Metrics;
   readonly startedAt = new Date();
   readonly #lifecycle: Lifecycle;
@@ -107,6 +110,7 @@ export class Platform {
   #updates: UpdateRepository | undefined;
   #campaigns: CampaignService | undefined;
   #response: ResponseService | undefined;
+  #cluster: ClusterNode | undefined;
   #url: string | undefined;
 
   constructor(options: PlatformOptions) {
@@ -115,6 +119,7 @@ export class Platform {
     this.clock = options.clock ?? systemClock;
     this.log = options.log ?? createRootLogger({ level: options.config.log.level });
     this.bus = new InProcessBus<SignalMap>(moduleLogger(this.log, "signals"));
+    this.drills = new DrillRegistry(() => this.clock.now());
     this.metrics = new Metrics({ processMetrics: options.processMetrics ?? true });
     this.#lifecycle = new Lifecycle(moduleLogger(this.log, "lifecycle"));
     for (const service of this.#services()) this.#lifecycle.add(service);
@@ -265,6 +270,17 @@ export class Platform {
     return this.#gateway;
   }
 
+  /** This node's part of the cluster (inert with `cluster.transport: none`). */
+  get cluster(): ClusterNode {
+    if (this.#cluster === undefined) throw new Error("platform not started");
+    return this.#cluster;
+  }
+
+  /** Where trust, detection and response send enforcement: every node's gateway when clustered. */
+  #enforcement(): ClusterEnforcement | Gateway | undefined {
+    return this.#cluster?.enforcement ?? this.#gateway;
+  }
+
   get audit(): AuditLog {
     if (this.#audit === undefined) throw new Error("platform not started");
     return this.#audit;
@@ -309,9 +325,15 @@ export class Platform {
       {
         name: "store",
         start: async () => {
-          this.#store = openSqliteStore(join(dataDir, "vigil.db"), moduleLogger(this.log, "store"), {
-            synchronous: config.store.synchronous,
-          });
+          this.#store =
+            config.store.engine === "postgres" && config.store.url !== undefined
+              ? await openPostgresStore(
+                  { url: config.store.url, passwordFile: config.store.passwordFile },
+                  moduleLogger(this.log, "store"),
+                )
+              : openSqliteStore(join(dataDir, "vigil.db"), moduleLogger(this.log, "store"), {
+                  synchronous: config.store.synchronous,
+                });
         },
         stop: async () => {
           await this.#store?.close();
@@ -347,6 +369,7 @@ export class Platform {
             keys: vaultSigningKeyStore(vault, "audit-signing", join(dataDir, "keys", "audit-signing.pub.pem")),
             checkpointEvery: config.audit.checkpointEvery,
             enabled: config.audit.enabled,
+            drills: this.drills,
           });
           await this.#audit.start(signal);
         },
@@ -443,11 +466,31 @@ export class Platform {
             log: moduleLogger(this.log, "enrollment"),
             deviceCertValidityDays: config.pki.deviceCertValidityDays,
             knownProfile: (id) => this.#profiles?.has(id) === true,
+            readmissions: store.readmissions,
           });
           const created = await this.#operators.bootstrap();
           if (created) this.#options.onInitialPassword?.({ ...created, file: passwordFile });
         },
         stop: async () => undefined,
+      },
+      {
+        // Before the services that enforce (their decisions reach every node's gateway).
+        name: "cluster",
+        start: async () => {
+          this.#cluster = new ClusterNode({
+            config: config.cluster,
+            nodeId: config.cluster.nodeId ?? defaultNodeId(),
+            mqttPersistence: config.mqtt.persistence,
+            bus: this.bus,
+            clock: this.clock,
+            log: moduleLogger(this.log, "cluster"),
+            sessions: () => this.#gateway,
+          });
+          await this.#cluster.start();
+        },
+        stop: async () => {
+          await this.#cluster?.stop();
+        },
       },
       {
         // Before the gateway (its TierSource) and after the store and profiles; tier changes
@@ -464,7 +507,10 @@ export class Platform {
             config: config.trust,
             profiles: (id) => profiles?.get(id),
             // A tier trust decides never lifts a device above an incident's mitigation.
-            enforcer: () => (this.#gateway && this.#response ? this.#response.guard(this.#gateway) : this.#gateway),
+            enforcer: () => {
+              const enforcement = this.#enforcement();
+              return enforcement && this.#response ? this.#response.guard(enforcement) : enforcement;
+            },
           });
           await this.#trust.start();
         },
@@ -476,9 +522,11 @@ export class Platform {
         // After identity (its CA, certificates, revocations) and before the API.
         name: "gateway",
         start: async () => {
-          if (!config.mqtt.enabled) return;
+          if (!config.mqtt.enabled || config.cluster.role === "control") return;
           const profiles = this.#profiles;
+          const cluster = this.#cluster;
           this.#gateway = new Gateway({
+            backends: await cluster?.backends(),
             settings: {
               ...config.mqtt,
               host: config.mqtt.host ?? config.http.host,
@@ -494,12 +542,16 @@ export class Platform {
             legacyPasswords: this.legacyPasswords,
             tiers: this.#trust && {
               tierOf: (device) => {
+                // The last tier decided anywhere in the cluster, when another node decided it.
+                const decided = cluster?.enforcement?.decidedTier(device.id);
+                if (decided !== undefined) return decided;
                 const tier = (this.#trust as TrustService).tierOf(device);
                 return this.#response?.floor(device.id, tier) ?? tier;
               },
             },
             observer: config.detection.enabled
-              ? (device, topic, bytes, now) => this.#detection === undefined || this.#detection.observe(device, topic, bytes, now)
+              ? (device, topic, bytes, now, payload) =>
+                  this.#detection === undefined || this.#detection.observe(device, topic, bytes, now, payload)
               : undefined,
           });
           await this.#gateway.start();
@@ -518,7 +570,7 @@ export class Platform {
             bus: this.bus,
             clock: this.clock,
             log: moduleLogger(this.log, "detection"),
-            enforcer: () => this.#gateway,
+            enforcer: () => this.#enforcement(),
           });
           await this.#detection.start();
         },
@@ -556,6 +608,8 @@ export class Platform {
             mqttEnabled: config.mqtt.enabled,
             version: VERSION,
             vertical: () => (config.trust.vertical === "auto" ? undefined : config.trust.vertical),
+            // Once per cluster: PostgreSQL's advisory lock, else the cluster's Redis lock.
+            jobLock: this.store.engine === "postgres" ? this.store.jobs : this.#cluster?.jobLock,
           });
           await this.#assessment.start();
         },
@@ -614,6 +668,7 @@ export class Platform {
           const trust = this.#trust;
           this.#response = new ResponseService({
             repository: store.incidents,
+            drills: this.drills,
             bus: this.bus,
             clock: this.clock,
             log: moduleLogger(this.log, "response"),
@@ -622,13 +677,19 @@ export class Platform {
             profileOf: async (device) => (await store.devices.get(device))?.profile,
             profiles: (id) => profiles?.get(id),
             vertical: config.trust.vertical,
-            sessions: () => this.#gateway,
+            sessions: () => this.#enforcement(),
             revoker: this.identity,
             naturalTier: async (device) => {
               const record = await store.devices.get(device);
               return record !== undefined && trust !== undefined ? trust.tierOf(record) : "standard";
             },
+            readmitter: store.readmissions,
+            reprovisionTokens: (device, ttlMs, by) => this.enrollment.reprovisionToken(device, ttlMs, by),
+            control: () => (this.#gateway === undefined ? undefined : gatewayControlChannel(this.#gateway)),
+            firmware: () => this.#campaigns,
+            openVulnerabilities: (device) => trust?.openVulnerabilities(device) ?? 0,
             sinks: await responseSinks(config.response, {
+              version: VERSION,
               deadLetters: store.deadLetters,
               bus: this.bus,
               clock: this.clock,
@@ -661,10 +722,19 @@ export class Platform {
             log: moduleLogger(this.log, "api"),
             metrics: this.metrics,
             bus: this.bus,
+            drills: this.drills,
             operators: this.operators,
             operatorAdmin: this.#operatorAdmin as OperatorAdmin,
             keyRotation: { rotate: (by) => this.rotateMasterKey(by) },
             sessionTtlSeconds: config.auth.sessionTtlSeconds,
+            sessions: this.store.sessions,
+            sessionIdleSeconds: config.auth.sessionIdleSeconds,
+            views: {
+              profiles: () => this.#profiles,
+              findings: () => this.#detection?.findings() ?? [],
+              gatewaySessions: () => this.#gateway?.sessions() ?? [],
+              assets: (query) => this.#detection?.assets.list(query) ?? [],
+            },
             devices: this.#devices as DeviceRegistry,
             trust: this.trust,
             response: this.#response,

@@ -1,6 +1,7 @@
 import { errorCatalogue, type ErrorCode } from "@vigil/contract";
 import { httpStatusOf } from "../api/http-errors.js";
 import { signalDescriptions, type SignalName } from "../signals/index.js";
+import { renderEventsDoc } from "../response/index.js";
 import { renderConfigDoc } from "./config.js";
 
 /**
@@ -50,4 +51,5 @@ export const referenceDocs: Record<string, () => string> = {
   "docs/config.md": renderConfigDoc,
   "docs/errors.md": renderErrorsDoc,
   "docs/signals.md": renderSignalsDoc,
+  "docs/events.md": renderEventsDoc,
 };

@@ -39,6 +39,11 @@ export interface AssessmentDeps {
   readonly version: string;
   /** The deployment's vertical (trust.vertical), when it sets one. */
   readonly vertical?: () => VerticalId | undefined;
+  /**
+   * Runs the scheduled scan + checks on one node of a cluster at a time (a PostgreSQL
+   * advisory lock or a Redis lock); absent: always runs (one node).
+   */
+  readonly jobLock?: { run<T>(name: string, job: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> };
 }
 
 export interface SbomImportResult {
@@ -146,10 +151,14 @@ export class AssessmentService implements Service {
     const every = this.#d.config.checkIntervalSeconds;
     if (every === 0) return;
     this.#timer = setInterval(() => {
-      this.#exclusive(async () => {
-        await this.#scanNow();
-        await this.#checksNow("scheduled");
-      }).catch((error: unknown) => this.#d.log.error({ err: error }, "scheduled assessment failed"));
+      const scheduled = () =>
+        this.#exclusive(async () => {
+          await this.#scanNow();
+          await this.#checksNow("scheduled");
+        });
+      (this.#d.jobLock === undefined ? scheduled() : this.#d.jobLock.run("assessment.scheduled", scheduled)).catch(
+        (error: unknown) => this.#d.log.error({ err: error }, "scheduled assessment failed"),
+      );
     }, every * 1000);
     this.#timer.unref();
   }

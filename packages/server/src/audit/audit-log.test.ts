@@ -284,3 +284,24 @@ test("a flood beyond maxQueue keeps memory bounded, and the loss is recorded in 
   assert.equal(dropped?.outcome, "failure");
   assert.equal((await verifyAuditLog(repository)).intact, true);
 });
+
+test("commit(): entries queued before it are durable when it resolves; callers in one turn share one write", async () => {
+  const { repository, bus, audit } = setup();
+  await audit.start();
+  await audit.flush();
+  const batches = mock.method(repository, "appendBatch");
+  bus.emit("device.registered", { device: "dev-a", profile: null, by: "alice" });
+  bus.emit("device.registered", { device: "dev-b", profile: null, by: "alice" });
+  // Three callers acknowledging in the same event-loop turn (as concurrent API replies do).
+  await Promise.all([audit.commit(), audit.commit(), audit.commit()]);
+  assert.deepEqual(
+    repository.entries.slice(-2).map((e) => e.target),
+    ["dev-a", "dev-b"],
+    "both entries are written when commit() resolves, without waiting for the 20 ms timer",
+  );
+  assert.equal(batches.mock.callCount(), 1, "one write for the three callers");
+  // Nothing queued: commit() still resolves (and writes nothing).
+  await audit.commit();
+  assert.equal(batches.mock.callCount(), 1);
+  await audit.stop();
+});

@@ -6,8 +6,8 @@ import {
   type AuditSigningKey,
   type SigningKeyStore,
 } from "../identity/index.js";
-import type { Clock, Logger, Millis, Service } from "../core/index.js";
-import type { SignalBus } from "../signals/index.js";
+import { isVigilError, type Clock, type Logger, type Millis, type Service } from "../core/index.js";
+import type { DrillRegistry, SignalBus } from "../signals/index.js";
 import { auditDetails, describeSignal, type AuditFacts } from "./describe.js";
 import type { AuditCheckpoint, AuditEntry, AuditRepository } from "./ports.js";
 
@@ -32,6 +32,8 @@ export interface AuditLogDeps {
    * soon as there is room again: memory stays bounded and the loss is itself in the chain.
    */
   readonly maxQueue?: number;
+  /** Drills in progress: entries about their devices carry `details.drill` (the drill's id). */
+  readonly drills?: DrillRegistry;
 }
 
 /** An entry before it has a place in the chain. */
@@ -53,6 +55,8 @@ const DEFAULT_FLUSH_MS = 20;
 const DEFAULT_MAX_BATCH = 500;
 const RETRY_MS = 1000;
 const DEFAULT_MAX_QUEUE = 100_000;
+/** Times one drain continues the chain after another node's appends before it gives up (and retries later). */
+const MAX_REBASES = 50;
 
 /**
  * The tamper-evident audit log: every signal on the bus, plus the log's own key events,
@@ -65,7 +69,9 @@ const DEFAULT_MAX_QUEUE = 100_000;
  * `flush()` and on `stop()`. Contract: a crash (kill -9, power loss) loses at most the
  * entries still queued, i.e. those of the last ~20 ms; whatever was written survives a
  * crash of Vigil (SQLite WAL; with `store.synchronous: full` also a power loss) and its
- * chain is intact.
+ * chain is intact. Acknowledged operator actions lose nothing: the API calls `commit()` before
+ * it answers any request that may change state (api/http-server.ts), so a change the caller
+ * was told about has its entry committed (kill -9 loop: test/reliability/crash-loop.test.ts).
  */
 export class AuditLog implements Service {
   readonly name = "audit";
@@ -80,6 +86,8 @@ export class AuditLog implements Service {
   #writing: Promise<void> = Promise.resolve();
   #failing = false;
   #dropped: { count: number; firstAt: Millis; lastAt: Millis } | undefined;
+  /** The shared write of the callers of `commit()` in this event-loop turn. */
+  #committing: Promise<void> | undefined;
 
   constructor(deps: AuditLogDeps) {
     this.#d = deps;
@@ -106,7 +114,9 @@ export class AuditLog implements Service {
     await this.#loadKey();
     this.#unsubscribe = this.#d.bus.onAny((name, payload) => {
       // Runs inside emit(): a snapshot and a push, no I/O.
-      this.#enqueue({ at: this.#d.clock.now(), action: name, ...describeSignal(name, payload), details: auditDetails(payload) });
+      const drill = this.#d.drills?.drillOfPayload(payload);
+      const details = auditDetails(drill === undefined ? payload : { ...(payload as object), drill });
+      this.#enqueue({ at: this.#d.clock.now(), action: name, ...describeSignal(name, payload), details });
     });
     this.#d.log.info({ head: this.#head.seq, keyId: this.#key?.keyId }, "audit log started");
   }
@@ -141,6 +151,20 @@ export class AuditLog implements Service {
       outcome: entry.outcome,
       details: auditDetails(entry.details ?? {}),
     });
+  }
+
+  /**
+   * Group commit for callers about to acknowledge something (the API, before it answers a
+   * change): resolves once every entry queued before the call is durable. Callers in the same
+   * event-loop turn share one write, made right after the turn (setImmediate), so a busy API
+   * pays one transaction per turn rather than one per request.
+   */
+  commit(): Promise<void> {
+    this.#committing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      this.#committing = undefined;
+      return this.flush();
+    });
+    return this.#committing;
   }
 
   /** Writes everything queued so far; resolves once it is durable. */
@@ -209,6 +233,7 @@ export class AuditLog implements Service {
     const maxBatch = this.#d.maxBatch ?? DEFAULT_MAX_BATCH;
     const every = this.#d.checkpointEvery;
     let offset = 0;
+    let rebased = 0;
     try {
       while (offset < pending.length) {
         const chunk = pending.slice(offset, offset + maxBatch);
@@ -231,7 +256,18 @@ export class AuditLog implements Service {
           hash = next;
           if (seq % every === 0) due.push({ seq, hash });
         }
-        await this.#d.repository.appendBatch(entries);
+        try {
+          await this.#d.repository.appendBatch(entries);
+        } catch (error) {
+          // Nodes sharing one PostgreSQL store append to one chain: when another node took
+          // these seqs first, the batch was refused whole (STORE_CONFLICT); continue the chain
+          // from the stored head and rebuild the batch on it.
+          if (!isVigilError(error, "STORE_CONFLICT") || ++rebased > MAX_REBASES) throw error;
+          const last = await this.#d.repository.last();
+          if (last === undefined || last.seq <= this.#head.seq) throw error;
+          this.#head = { seq: last.seq, hash: last.hash };
+          continue;
+        }
         this.#head = { seq, hash };
         offset += chunk.length;
         for (const c of due) await this.#checkpoint(c.seq, c.hash);

@@ -5,7 +5,7 @@ import type { AuditListResponse } from "@vigil/contract";
 import { verifyAuditLog, type AuditVerifyReport } from "../audit/index.js";
 import { VigilError } from "../core/index.js";
 import { auditKeyId } from "../identity/index.js";
-import { openSqliteAuditSnapshot } from "../store/index.js";
+import { openPostgresAuditSnapshot, openSqliteAuditSnapshot } from "../store/index.js";
 import { callApi, type ApiTarget } from "./client.js";
 import { printPairs, printTable } from "./output.js";
 
@@ -33,17 +33,32 @@ export function registerAuditCommands(program: Command, ctx: AuditCliContext): v
       "trust only checkpoints signed by this public key (PEM, kept apart from the data directory); repeat for rotated keys",
       (value: string, previous: string[] = []) => [...previous, value],
     )
+    .option(
+      "--store-url <url>",
+      "check the log in this PostgreSQL database instead of a data directory (default $VIGIL_STORE_URL when $VIGIL_STORE_ENGINE is postgres)",
+    )
     .option("--json", "print the report as JSON")
-    .action(async (o: { dataDir?: string; publicKey?: string[]; json?: boolean }) => {
+    .action(async (o: { dataDir?: string; storeUrl?: string; publicKey?: string[]; json?: boolean }) => {
       const json = o.json === true || ctx.json();
-      const dataDir = resolve(o.dataDir ?? process.env.VIGIL_DATA_DIR ?? "./vigil-data");
       const pinnedKeys = await readPublicKeys(o.publicKey ?? []);
-      const snapshot = openSqliteAuditSnapshot(join(dataDir, "vigil.db"));
+      const storeUrl = o.storeUrl ?? (process.env.VIGIL_STORE_ENGINE === "postgres" ? process.env.VIGIL_STORE_URL : undefined);
       let report: AuditVerifyReport;
-      try {
-        report = await verifyAuditLog(snapshot.reader, { pinnedKeys });
-      } finally {
-        snapshot.close();
+      if (storeUrl !== undefined) {
+        // One REPEATABLE READ, READ ONLY snapshot next to the running nodes.
+        const snapshot = await openPostgresAuditSnapshot(storeUrl);
+        try {
+          report = await verifyAuditLog(snapshot.reader, { pinnedKeys });
+        } finally {
+          await snapshot.close();
+        }
+      } else {
+        const dataDir = resolve(o.dataDir ?? process.env.VIGIL_DATA_DIR ?? "./vigil-data");
+        const snapshot = openSqliteAuditSnapshot(join(dataDir, "vigil.db"));
+        try {
+          report = await verifyAuditLog(snapshot.reader, { pinnedKeys });
+        } finally {
+          snapshot.close();
+        }
       }
       process.stdout.write(`${json ? JSON.stringify(report, null, 2) : human(report)}\n`);
       if (report.problem !== null) {

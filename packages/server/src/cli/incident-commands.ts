@@ -125,6 +125,7 @@ export function registerIncidentCommands(program: Command, ctx: IncidentCliConte
     ["approve", "/approve", "Approves the incident's pending disruptive actions (they run now)."],
     ["deny", "/deny", "Denies the incident's pending disruptive actions (they are skipped)."],
     ["release", "/release", "Lifts the incident's quarantine or throttle."],
+    ["readmit", "/readmit", "Rolls a revocation back: the device may enrol again through the door with a new key."],
     ["resolve", "/resolve", "Marks the incident resolved."],
     ["close", "/close", "Closes the incident (lifting any mitigation still in force)."],
   ] as const) {

@@ -72,9 +72,14 @@ function flagValues(options: Record<string, unknown>): Record<string, string | b
 }
 
 withConfigFlags(
-  program.command("up").description("Start Vigil on this machine (API, store, services) and run until stopped."),
+  program
+    .command("up")
+    .description("Start Vigil on this machine (API, store, services) and run until stopped.")
+    .option("--role <role>", "cluster role of this node: all, gateway or control (same as --cluster-role)"),
 ).action(async (options: Record<string, unknown>) => {
-  const config = await loadConfig({ file: options.config as string | undefined, flags: flagValues(options) });
+  const flags = flagValues(options);
+  if (typeof options.role === "string") flags["cluster-role"] = options.role;
+  const config = await loadConfig({ file: options.config as string | undefined, flags });
   // Everything Vigil writes (database, keys, state) is private to its user.
   process.umask(0o077);
   const platform = new Platform({

@@ -18,6 +18,16 @@ export const RULE_DEFAULTS = Object.freeze({
   denials: Object.freeze({ count: 5, windowMs: 300_000 }),
 });
 
+/** The payload drift test (payload-drift.ts, docs/adr/0004): CUSUM slack and thresholds, response. */
+export const DRIFT_DEFAULTS = Object.freeze({
+  enabled: true,
+  noiseK: 1,
+  noiseH: 16,
+  levelK: 1.5,
+  levelH: 16,
+  action: "quarantine",
+});
+
 /** Defaults of the `detection` section, also what an absent section means. */
 export const DETECTION_DEFAULTS = Object.freeze({
   enabled: true,
@@ -30,6 +40,7 @@ export const DETECTION_DEFAULTS = Object.freeze({
   maxDevices: 200_000,
   queueCapacity: 4096,
   rules: RULE_DEFAULTS,
+  drift: DRIFT_DEFAULTS,
   profiles: Object.freeze({}) as Readonly<Record<string, RuleOverrides>>,
 });
 
@@ -183,6 +194,44 @@ export const detectionConfigSchema = z
       .default(DETECTION_DEFAULTS.queueCapacity)
       .describe("Closed feature windows queued for the model off the message path; a full queue is drained at once."),
     rules: rulesSchema.default(RULE_DEFAULTS).describe("Rule thresholds for every profile."),
+    drift: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(DRIFT_DEFAULTS.enabled)
+          .describe("Read numeric fields of JSON payloads and test them for behaviour drift (noise and level CUSUMs)."),
+        noiseK: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(DRIFT_DEFAULTS.noiseK)
+          .describe("Slack of the noise CUSUM, in standardised units per message (larger: less sensitive)."),
+        noiseH: z
+          .number()
+          .min(1)
+          .max(10_000)
+          .default(DRIFT_DEFAULTS.noiseH)
+          .describe("Noise CUSUM value that raises a behaviour_anomaly finding (payload_drift)."),
+        levelK: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(DRIFT_DEFAULTS.levelK)
+          .describe("Slack of the two-sided level CUSUM, in pooled sigmas per message."),
+        levelH: z
+          .number()
+          .min(1)
+          .max(10_000)
+          .default(DRIFT_DEFAULTS.levelH)
+          .describe("Level CUSUM value that raises a behaviour_anomaly finding (payload_drift)."),
+        action: z
+          .enum(["none", "disconnect", "quarantine"])
+          .default(DRIFT_DEFAULTS.action)
+          .describe("What a payload drift finding does at once (the message that completed it is refused unless none)."),
+      })
+      .strict()
+      .default(DRIFT_DEFAULTS)
+      .describe("Behaviour drift from payload values."),
     profiles: z
       .record(z.string(), overridesSchema)
       .default({})

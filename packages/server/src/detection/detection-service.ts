@@ -2,6 +2,8 @@ import type { Clock, Logger } from "../core/index.js";
 import type { SignalBus } from "../signals/index.js";
 import type { DetectionConfig } from "./detection-config.js";
 import { Detector, type DetectionEnforcer, type Finding } from "./detector.js";
+import { AssetDirectory } from "./asset-directory.js";
+import { NetworkAttribution, hostOfEndpoint } from "./network-attribution.js";
 
 export interface DetectionServiceDeps {
   readonly config: DetectionConfig;
@@ -22,6 +24,10 @@ const EVIDENCE_CHARS = 4000;
  */
 export class DetectionService {
   readonly detector: Detector;
+  /** Which device holds an IP address, for packet-analysis alerts (network-attribution.ts). */
+  readonly network = new NetworkAttribution();
+  /** The hosts packet analysis has seen, enrolled / identified / unknown (asset-directory.ts). */
+  readonly assets = new AssetDirectory((ip) => this.network.deviceAt(ip));
   readonly #deps: DetectionServiceDeps;
   #offs: (() => void)[] = [];
   #sweep: NodeJS.Timeout | undefined;
@@ -37,14 +43,25 @@ export class DetectionService {
   }
 
   /** The gateway's inline observer (bound once: no allocation per message). */
-  readonly observe = (device: string, topic: string, bytes: number, now: number): boolean =>
-    this.detector.observe(device, topic, bytes, now);
+  readonly observe = (device: string, topic: string, bytes: number, now: number, payload?: Uint8Array): boolean =>
+    this.detector.observe(device, topic, bytes, now, payload);
 
   async start(): Promise<void> {
     const { bus, clock } = this.#deps;
     const d = this.detector;
     this.#offs = [
-      bus.on("gateway.connected", (e) => d.connected(e.device, e.profile, e.remote, clock.now())),
+      bus.on("gateway.connected", (e) => {
+        d.connected(e.device, e.profile, e.remote, clock.now());
+        this.network.sessionFrom(e.device, e.remote);
+      }),
+      bus.on("asset.discovered", (e) => this.assets.discovered(e, clock.now())),
+      bus.on("asset.identified", (e) => this.assets.identified(e, clock.now())),
+      bus.on("network.anomaly_detected", (e) => {
+        const now = clock.now();
+        this.assets.anomaly(hostOfEndpoint(e.src), e.source, now);
+        const scan = this.network.alert({ src: e.src, dst: e.dst, score: e.score }, now);
+        if (scan !== undefined) d.networkScan(scan.device, { ...scan, source: e.source }, now);
+      }),
       bus.on("gateway.disconnected", (e) => d.disconnected(e.device, clock.now())),
       bus.on("gateway.connect_refused", (e) => d.refused(e.device, e.remote, e.reason, clock.now())),
       bus.on("gateway.denied", (e) => d.denied(e.device, e.action, e.topic, e.reason, clock.now())),

@@ -3,6 +3,7 @@ import { rulesFor, type DetectionConfig, type RuleSettings } from "./detection-c
 import { DeviceState, FEATURE_COUNT, PeerGroup, RULE_INDEX, hashString, type RuleId } from "./device-state.js";
 import { Decayed } from "./decayed.js";
 import { FEATURES, type RobustBaseline } from "./robust-baseline.js";
+import { DriftScratch, driftEvidence, observeFields, scanNumbers, subtopicSeed, type DriftReading } from "./payload-drift.js";
 
 /** Port: what detection asks of the gateway when a rule fires (implemented by `Gateway`). */
 export interface DetectionEnforcer {
@@ -46,6 +47,7 @@ export const RULE_SPECS: Readonly<Record<RuleId, RuleSpec>> = Object.freeze({
   lateral_movement: { severity: "high", category: "scanning", action: "quarantine" },
   repeated_denials: { severity: "medium", category: "policy", action: "none" },
   behaviour_anomaly: { severity: "medium", category: "anomaly", action: "none" },
+  network_scan: { severity: "high", category: "scanning", action: "quarantine" },
 });
 
 /** Connect refusals that count as failed authentication (not server errors or lost connections). */
@@ -84,6 +86,8 @@ class SourceState {
 const MAX_FINDINGS_KEPT = 1000;
 const MAX_WINDOW_FACTOR = 6;
 const EXFIL_BAND = 3;
+/** A peer baseline is used once it learnt this many times `warmupWindows` windows (from all its devices). */
+const PEER_WARMUP_FACTOR = 3;
 
 /**
  * The streaming detector (DESIGN.md "Detect", "Block & respond"): per-device features kept
@@ -111,10 +115,13 @@ export class Detector {
   #scheduled = false;
   readonly #x = new Float64Array(FEATURE_COUNT);
   readonly #score = new Float64Array(2);
+  readonly #scratch = new DriftScratch();
+  readonly #reading: DriftReading = { noise: 0, up: 0, down: 0, fields: 0 };
   #seq = 0;
+  #raised = 0;
   readonly #prefix = `det-${Date.now().toString(36)}`;
   /** Counters for benchmarks and health. */
-  readonly counters = { messages: 0, refused: 0, windows: 0, batches: 0, syncDrains: 0, evicted: 0 };
+  readonly counters = { messages: 0, refused: 0, windows: 0, batches: 0, syncDrains: 0, evicted: 0, payloads: 0 };
 
   constructor(deps: DetectorDeps) {
     this.#deps = deps;
@@ -147,8 +154,11 @@ export class Detector {
 
   // --- the message path -------------------------------------------------------------------
 
-  /** Inline observer of every PUBLISH the gateway's policy allowed: false refuses it. */
-  observe(device: string, topic: string, bytes: number, now: number): boolean {
+  /**
+   * Inline observer of every PUBLISH the gateway's policy allowed: false refuses it. With the
+   * `payload`, its numeric fields feed the drift test (payload-drift.ts), which may refuse it.
+   */
+  observe(device: string, topic: string, bytes: number, now: number, payload?: Uint8Array): boolean {
     const t0 = performance.now();
     this.counters.messages++;
     const s = this.#devices.get(device) ?? this.#create(device, null, now);
@@ -194,7 +204,47 @@ export class Detector {
       }));
       return false;
     }
+    if (payload !== undefined && this.#config.drift.enabled && !topic.startsWith("vigil/"))
+      return this.#drift(s, topic, payload, now, t0);
     return true;
+  }
+
+  /** The payload drift test on one message (inline: a bounded scan and a few float updates per field). */
+  #drift(s: DeviceState, topic: string, payload: Uint8Array, now: number, t0: number): boolean {
+    if (scanNumbers(payload, subtopicSeed(topic), this.#scratch) === 0) return true;
+    this.counters.payloads++;
+    const drift = this.#config.drift;
+    const r = this.#reading;
+    observeFields(s.drift, s.peer.fields, this.#scratch, payload, topic, drift, r, now, s.peer.devices);
+    const statistic =
+      r.noise >= drift.noiseH ? "noise" : r.up >= drift.levelH ? "level_up" : r.down >= drift.levelH ? "level_down" : null;
+    if (statistic === null) return true;
+    const cusum = statistic === "noise" ? r.noise : statistic === "level_up" ? r.up : r.down;
+    const threshold = statistic === "noise" ? drift.noiseH : drift.levelH;
+    const own = s.drift.messages;
+    s.drift.reset();
+    const before = this.#raised;
+    this.#fire(
+      s,
+      "behaviour_anomaly",
+      now,
+      t0,
+      cusum / threshold,
+      () => ({
+        model: "payload_drift",
+        statistic,
+        cusum: round(cusum),
+        threshold,
+        baseline: own >= 24 ? "device" : "peers",
+        topic: topic.slice(0, 200),
+        deviations: driftEvidence(s.drift),
+      }),
+      { action: drift.action },
+    );
+    if (drift.action === "none" || this.#raised === before) return true;
+    s.blocked = true;
+    this.counters.refused++;
+    return false;
   }
 
   // --- gateway signals --------------------------------------------------------------------
@@ -207,6 +257,7 @@ export class Detector {
     s.lastSeen = now;
     s.connected = true;
     s.blocked = false;
+    s.drift.newSession();
     s.winSessions++;
     const n = s.connects.add(1, now);
     if (reached(n, s.rules.flapping.count))
@@ -325,6 +376,17 @@ export class Detector {
     });
   }
 
+  /**
+   * Packet analysis saw this device scan the network (see network-attribution.ts): the
+   * evidence names the address, the destinations and ports. Quarantined by default: a
+   * device scanning for telnet is infected (Mirai), whatever its MQTT traffic looks like.
+   */
+  networkScan(device: string, evidence: Record<string, unknown>, now: number): void {
+    const t0 = performance.now();
+    const s = this.#devices.get(device) ?? this.#create(device, null, now);
+    this.#fire(s, "network_scan", now, t0, 10, () => evidence);
+  }
+
   // --- the model, off the message path ----------------------------------------------------
 
   /** Runs the model on every queued window now (the batch the scheduler would run). */
@@ -388,7 +450,12 @@ export class Detector {
     const x = this.#x;
     const warm = this.#config.warmupWindows;
     const ref = this.#reference(s);
-    const score = ref === undefined ? 0 : ref.score(x, this.#score);
+    let score = ref === undefined ? 0 : ref.score(x, this.#score);
+    // A device with its own baseline is anomalous only if the window is unusual for its peers
+    // too (a profile's normal bursts, e.g. cameras by day, need not be in a young device's baseline).
+    const peers = this.#peerReady(s) ? s.peer.baseline : undefined;
+    if (ref === s.baseline && peers !== undefined && score >= this.#config.anomalyScore)
+      score = Math.min(score, peers.score(x, this.#score));
     const anomalous = ref !== undefined && score >= this.#config.anomalyScore;
     if (anomalous) {
       s.anomalousWindows++;
@@ -410,19 +477,28 @@ export class Detector {
     if (!anomalous || s.anomalousWindows > 30) {
       s.baseline.update(x);
       s.peer.baseline.update(x);
+    } else {
+      s.peer.baseline.updateTail(x);
     }
-    const band = s.baseline.n >= warm ? s.baseline : s.peer.baseline.n >= warm ? s.peer.baseline : undefined;
-    s.exfilLimit =
-      band === undefined
-        ? Number.POSITIVE_INFINITY
-        : Math.max(s.rules.exfiltration.factor * band.upper(1, EXFIL_BAND), s.rules.exfiltration.minBytesPerSecond);
+    // The exfiltration limit: the higher of the device's and its peers' upper bands.
+    const own = s.baseline.n >= warm ? s.baseline.upper(1, EXFIL_BAND) : Number.NaN;
+    const theirs = peers !== undefined ? peers.upper(1, EXFIL_BAND) : Number.NaN;
+    const upper = Number.isNaN(own) ? theirs : Number.isNaN(theirs) ? own : Math.max(own, theirs);
+    s.exfilLimit = Number.isNaN(upper)
+      ? Number.POSITIVE_INFINITY
+      : Math.max(s.rules.exfiltration.factor * upper, s.rules.exfiltration.minBytesPerSecond);
   }
 
   #reference(s: DeviceState): RobustBaseline | undefined {
     const warm = this.#config.warmupWindows;
     if (s.baseline.n >= warm) return s.baseline;
-    if (s.peer.baseline.n >= warm) return s.peer.baseline;
+    if (this.#peerReady(s)) return s.peer.baseline;
     return undefined;
+  }
+
+  /** A peer group's windows arrive many at a time: it counts as warm after `PEER_WARMUP_FACTOR` x as many. */
+  #peerReady(s: DeviceState): boolean {
+    return s.peer.baseline.n >= this.#config.warmupWindows * PEER_WARMUP_FACTOR;
   }
 
   // --- findings ---------------------------------------------------------------------------
@@ -474,6 +550,7 @@ export class Detector {
       detectToBlockMs,
       evidence,
     };
+    this.#raised++;
     if (this.#findings.length >= MAX_FINDINGS_KEPT) this.#findings.shift();
     this.#findings.push(finding);
     this.#deps.emit(finding);

@@ -1,6 +1,7 @@
 import { Decayed } from "./decayed.js";
 import type { RuleSettings } from "./detection-config.js";
 import { FEATURE_COUNT, RobustBaseline } from "./robust-baseline.js";
+import { FieldTable, PEER_FIELDS, PayloadDrift } from "./payload-drift.js";
 
 /** The rules, in the order of `DeviceState.lastFired`. */
 export const RULES = [
@@ -13,6 +14,7 @@ export const RULES = [
   "lateral_movement",
   "repeated_denials",
   "behaviour_anomaly",
+  "network_scan",
 ] as const;
 export type RuleId = (typeof RULES)[number];
 export const RULE_INDEX: Readonly<Record<RuleId, number>> = Object.freeze(
@@ -23,6 +25,8 @@ export const RULE_INDEX: Readonly<Record<RuleId, number>> = Object.freeze(
 export class PeerGroup {
   readonly profile: string;
   readonly baseline = new RobustBaseline(1 / 200);
+  /** The profile's payload fields (a new device's fields are judged against these). */
+  readonly fields = new FieldTable(PEER_FIELDS);
   devices = 0;
 
   constructor(profile: string) {
@@ -82,6 +86,8 @@ export class DeviceState {
   probedAt = 0;
 
   readonly baseline = new RobustBaseline();
+  /** Payload value baselines and the drift CUSUMs. */
+  readonly drift = new PayloadDrift();
   anomalousWindows = 0;
   readonly lastFired = new Float64Array(RULES.length).fill(Number.NEGATIVE_INFINITY);
 

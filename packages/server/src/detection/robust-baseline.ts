@@ -23,6 +23,10 @@ const TWO_SIDED = Uint8Array.from([0, 0, 1, 0, 0, 1, 0, 0]);
 const REL_FLOOR = 0.1;
 /** Residuals are clipped at this many scales before they update the baseline (Huber-style). */
 const CLIP = 3;
+/** Sigmas above the mean of the 0.98 expectile of a normal distribution (about 1.7; 3 leaves margin). */
+const TAIL_SIGMAS = 3;
+/** The expectile `hi` tracks. */
+const HI_Q = 0.98;
 /** 1 / MAD -> sigma for a normal distribution (mean absolute deviation = 0.7979 sigma). */
 const MAD_TO_SIGMA = 1.2533;
 
@@ -36,6 +40,12 @@ const MAD_TO_SIGMA = 1.2533;
 export class RobustBaseline {
   readonly mean = new Float64Array(FEATURE_COUNT);
   readonly dev = new Float64Array(FEATURE_COUNT);
+  /**
+   * A streaming upper expectile (tau 0.98) per feature: an asymmetric EWMA that moves up 49x
+   * faster than down, so a bursty but benign feature (a camera's motion snapshots) has an
+   * upper band its bursts do not cross. Unclipped on purpose (it is the bursts' envelope).
+   */
+  readonly hi = new Float64Array(FEATURE_COUNT);
   /** Windows learnt so far. */
   n = 0;
   readonly #minAlpha: number;
@@ -46,6 +56,17 @@ export class RobustBaseline {
 
   /** The scale of feature `i` (in its units): the robust sigma, floored. */
   scale(i: number): number {
+    const m = this.mean[i] as number;
+    const floor = Math.max(ABS_FLOOR[i] as number, REL_FLOOR * Math.abs(m));
+    const s = this.core(i);
+    // A bursty feature's spread is its upper tail's, not its median's (TAIL_SIGMAS: the expectile of a normal).
+    const tail = ((this.hi[i] as number) - m) / TAIL_SIGMAS;
+    const spread = s > tail ? s : tail;
+    return spread > floor ? spread : floor;
+  }
+
+  /** The robust sigma of feature `i` from its mean absolute deviation, floored (what residuals are clipped against). */
+  core(i: number): number {
     const m = this.mean[i] as number;
     const floor = Math.max(ABS_FLOOR[i] as number, REL_FLOOR * Math.abs(m));
     const s = (this.dev[i] as number) * MAD_TO_SIGMA;
@@ -84,12 +105,14 @@ export class RobustBaseline {
       if (n === 1) {
         this.mean[i] = v;
         this.dev[i] = 0;
+        this.hi[i] = v;
         continue;
       }
+      this.#tail(i, v, alpha);
       let r = v - (this.mean[i] as number);
       // Clip only once there is a scale to clip against.
       if (n > 3) {
-        const c = CLIP * this.scale(i);
+        const c = CLIP * this.core(i);
         r = r > c ? c : r < -c ? -c : r;
       }
       this.mean[i] = (this.mean[i] as number) + alpha * r;
@@ -97,8 +120,26 @@ export class RobustBaseline {
     }
   }
 
-  /** Upper band of feature `i`: mean + k scales. */
+  /** Learns only the upper expectile of one window (a peer group learns its devices' bursts even when flagged). */
+  updateTail(x: Float64Array): void {
+    if (this.n === 0) return;
+    const alpha = 1 / this.n > this.#minAlpha ? 1 / this.n : this.#minAlpha;
+    for (let i = 0; i < FEATURE_COUNT; i++) {
+      const v = x[i] as number;
+      if (Number.isFinite(v)) this.#tail(i, v, alpha);
+    }
+  }
+
+  #tail(i: number, v: number, alpha: number): void {
+    const h = this.hi[i] as number;
+    const w = v > h ? Math.min(1, 2 * alpha * HI_Q) : 2 * alpha * (1 - HI_Q);
+    this.hi[i] = h + w * (v - h);
+  }
+
+  /** Upper band of feature `i`: mean + k scales, or its upper quantile when that is higher (bursty features). */
   upper(i: number, k: number): number {
-    return (this.mean[i] as number) + k * this.scale(i);
+    const band = (this.mean[i] as number) + k * this.scale(i);
+    const hi = this.hi[i] as number;
+    return hi > band ? hi : band;
   }
 }

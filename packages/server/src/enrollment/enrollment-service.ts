@@ -28,6 +28,7 @@ import type { SignalBus } from "../signals/index.js";
 import { mintClaimToken, secretMatches, splitClaimToken } from "./claim-tokens.js";
 import { parsePosture, type Posture } from "./posture.js";
 import { parsePreregistrationCsv } from "./preregistration.js";
+import type { ReadmissionRecord, ReadmissionRepository } from "./readmission.js";
 import type {
   EnrollmentLedger,
   EnrollmentTokenRecord,
@@ -73,6 +74,8 @@ export interface EnrollmentDeps {
   readonly deviceCertValidityDays: number;
   /** Is this a known device profile id? (policy owns the catalogue) */
   readonly knownProfile: (id: string) => boolean;
+  /** Revoked devices an incident asked to re-admit after they pass the checks again (absent: none). */
+  readonly readmissions?: ReadmissionRepository | undefined;
 }
 
 type Attestation =
@@ -102,17 +105,20 @@ export class EnrollmentService {
       const csr = await parseCsr(request.body);
       claimed = csr.deviceId;
       const existing = await this.#d.devices.get(csr.deviceId);
+      let readmission: ReadmissionRecord | undefined;
       if (existing?.state === "revoked") {
-        throw new VigilError("DEVICE_REVOKED", `device ${csr.deviceId} has been revoked`, {
-          hint: "An operator must re-admit it before it can enroll again.",
-        });
-      }
-      if (existing !== undefined && existing.state !== "pending") {
+        readmission = await this.#d.readmissions?.pending(csr.deviceId);
+        if (readmission === undefined)
+          throw new VigilError("DEVICE_REVOKED", `device ${csr.deviceId} has been revoked`, {
+            hint: "An operator must re-admit it before it can enroll again.",
+          });
+        await this.#freshKey(csr);
+      } else if (existing !== undefined && existing.state !== "pending") {
         throw new VigilError("ENROLLMENT_ALREADY_ENROLLED", `device ${csr.deviceId} is already enrolled`, {
           hint: "Renew its certificate with simplereenroll, authenticated by the current one.",
         });
       }
-      if (existing?.expectedKeySha256 != null && existing.expectedKeySha256 !== csr.keySha256) {
+      if (readmission === undefined && existing?.expectedKeySha256 != null && existing.expectedKeySha256 !== csr.keySha256) {
         throw new VigilError(
           "ENROLLMENT_KEY_NOT_REGISTERED",
           `device ${csr.deviceId} was pre-registered with another public key`,
@@ -121,7 +127,18 @@ export class EnrollmentService {
           },
         );
       }
-      const attestation = await this.#attest(request, csr, existing);
+      const attestation = await this.#attest(request, csr, readmission === undefined ? existing : undefined);
+      if (
+        readmission !== undefined &&
+        attestation.method === "manufacturer-certificate" &&
+        existing?.factoryCertSha256 != null &&
+        existing.factoryCertSha256 !== attestation.factoryCertSha256
+      )
+        throw new VigilError(
+          "ENROLLMENT_SUBJECT_MISMATCH",
+          `device ${csr.deviceId} enrolled with another factory certificate; re-admission needs the same one`,
+          { hint: "Re-attest with the device's own factory identity, or with a claim token bound to it." },
+        );
       const profile = this.#profileFor(attestation, posture, existing);
       const certificate = await this.#d.ca.issueDevice(csr, csr.deviceId, this.#d.deviceCertValidityDays);
       const now = this.#d.clock.now();
@@ -141,13 +158,14 @@ export class EnrollmentService {
         enrolledAt: now,
       });
       // Stored before it is returned: a certificate that was not stored is never handed out.
-      await this.#d.ledger.recordEnrollment({
+      const record = {
         device,
-        completesPending: existing !== undefined,
         certificate: certificateRecord(certificate, csr.deviceId, csr.keySha256, now),
         tokenId: attestation.method === "claim-token" ? attestation.token.id : null,
         at: now,
-      });
+      };
+      if (readmission !== undefined && this.#d.readmissions !== undefined) await this.#d.readmissions.readmit(record);
+      else await this.#d.ledger.recordEnrollment({ ...record, completesPending: existing !== undefined });
       this.#d.bus.emit("identity.issued", {
         device: csr.deviceId,
         serial: certificate.serial,
@@ -260,6 +278,15 @@ export class EnrollmentService {
         this.#d.bus.emit("enrollment.failed", { code: error.code, device: claimed ?? null, remote: request.remote });
       throw error;
     }
+  }
+
+  /** A re-admitted device proves itself with a key it never used: every earlier one may be compromised. */
+  async #freshKey(csr: ValidCsr): Promise<void> {
+    const earlier = await this.#d.certificates.listForDevice(csr.deviceId);
+    if (earlier.some((c) => c.keySha256 === csr.keySha256))
+      throw new VigilError("ENROLLMENT_KEY_REUSED", `device ${csr.deviceId} asked to be re-admitted with a key it used before`, {
+        hint: "Generate a new key pair on the device (the SDK's reprovision() does) and enroll with it.",
+      });
   }
 
   async #attest(request: EnrollmentRequest, csr: ValidCsr, existing: DeviceRecord | undefined): Promise<Attestation> {
@@ -437,6 +464,31 @@ export class EnrollmentService {
       expiresAt: iso(expiresAt),
     });
     return { tokens: minted.map((m) => m.token), expiresAt };
+  }
+
+  /**
+   * A one-time claim token bound to one device, for re-provisioning it with a fresh key: the
+   * token goes to the device only (over its control channel); its id is what others see.
+   */
+  async reprovisionToken(
+    device: DeviceId,
+    ttlMs: number,
+    by: string,
+  ): Promise<{ token: string; tokenId: string; expiresAt: Millis }> {
+    const record = await this.#d.devices.get(device);
+    if (record?.profile == null)
+      throw new VigilError("DEVICE_NOT_FOUND", `device ${device} has no profile to bind a re-provisioning token to`, {
+        hint: "Re-provisioning needs an enrolled device.",
+      });
+    const { tokens, expiresAt } = await this.createTokens({
+      profile: record.profile,
+      deviceId: device,
+      ttlSeconds: Math.max(60, Math.ceil(ttlMs / 1000)),
+      count: 1,
+      by,
+    });
+    const token = tokens[0] as string;
+    return { token, tokenId: splitClaimToken(token).id, expiresAt };
   }
 
   listTokens(includeUsed: boolean): Promise<EnrollmentTokenRecord[]> {

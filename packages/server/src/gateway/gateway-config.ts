@@ -8,6 +8,7 @@ export const MQTT_DEFAULTS = Object.freeze({
   maxConnectionsPerSource: 100,
   throttleDropsBeforeDisconnect: 1000,
   legacyPasswordAuth: false,
+  persistence: "memory",
 });
 
 /**
@@ -65,6 +66,12 @@ export const mqttConfigSchema = z
       .default(MQTT_DEFAULTS.legacyPasswordAuth)
       .describe(
         "Let legacy devices without a certificate connect with username (= client id = device id) and the password an operator set (argon2id), over server-authenticated TLS; marked legacy (lower trust). Never plaintext.",
+      ),
+    persistence: z
+      .enum(["memory", "redis"])
+      .default(MQTT_DEFAULTS.persistence)
+      .describe(
+        "Where MQTT sessions live (subscriptions, QoS 1 offline queues, in-flight and retained messages). memory: lost on restart. redis: in cluster.redisUrl (aedes-persistence-redis), kept across a restart and shared by every gateway node; needed for transport redis.",
       ),
   })
   .strict();

@@ -2,7 +2,13 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Su
 import { createServer as createNetServer, isIP, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type PeerCertificate, type Server as TlsServer, type TLSSocket } from "node:tls";
 import { VigilError, parseDeviceId, type Clock, type DeviceId, type Logger } from "../core/index.js";
-import type { CertificateAuthority, CertificateRepository, DeviceRepository } from "../identity/index.js";
+import {
+  TLS_CIPHERS,
+  TLS_MIN_VERSION,
+  type CertificateAuthority,
+  type CertificateRepository,
+  type DeviceRepository,
+} from "../identity/index.js";
 import {
   DEFAULT_TOPIC_LIMITS,
   TokenBucket,
@@ -62,9 +68,16 @@ export interface GatewayDeps {
   readonly insecureTesting?: { readonly plain: true; readonly denySubscribe: readonly string[] };
   /**
    * Inline observer (detection): called on every PUBLISH the policy and rate allowed, on the
-   * message path (O(1), no allocation); returning false drops the message.
+   * message path (O(1), no allocation); returning false drops the message. `payload` is the
+   * message's body (read only, not retained).
    */
-  readonly observer?: (device: string, topic: string, payloadBytes: number, now: number) => boolean;
+  readonly observer?: (device: string, topic: string, payloadBytes: number, now: number, payload: Buffer) => boolean;
+  /**
+   * aedes backends for several nodes (cluster/mqtt-backends.ts): the broker id, the message
+   * router (mqemitter-redis) and the session persistence (aedes-persistence-redis). Absent:
+   * aedes's in-memory ones (one node).
+   */
+  readonly backends?: { readonly id?: string; readonly mq?: unknown; readonly persistence?: unknown };
 }
 
 /** What a session looks like from outside (operators, tests). */
@@ -196,7 +209,11 @@ export class Gateway {
         },
       );
     }
+    const backends = this.#deps.backends;
     this.#broker = await Aedes.createBroker({
+      ...(backends?.id !== undefined ? { id: backends.id } : {}),
+      ...(backends?.mq !== undefined ? { mq: backends.mq as never } : {}),
+      ...(backends?.persistence !== undefined ? { persistence: backends.persistence as never } : {}),
       connectTimeout: settings.connectTimeoutMs,
       preConnect: (client, _packet, done) => this.#preConnect(client, done),
       authenticate: (client, username, password, done) => this.#authenticate(client, username, password, done),
@@ -226,7 +243,8 @@ export class Gateway {
           // certificate OpenSSL did not verify (`authorized`) and any connection without one
           // that has no valid password. Off (the default): OpenSSL requires a valid certificate.
           rejectUnauthorized: !this.#legacyEnabled,
-          minVersion: "TLSv1.2",
+          minVersion: TLS_MIN_VERSION,
+          ciphers: TLS_CIPHERS,
           handshakeTimeout: settings.handshakeTimeoutMs,
           noDelay: true,
         },
@@ -705,7 +723,10 @@ export class Gateway {
       return false;
     }
     const observer = this.#deps.observer;
-    if (observer !== undefined && !observer(policy.deviceId, packet.topic, packet.payload.length, this.#clock.now()))
+    if (
+      observer !== undefined &&
+      !observer(policy.deviceId, packet.topic, packet.payload.length, this.#clock.now(), packet.payload)
+    )
       return false;
     session.approved = packet;
     return true;

@@ -219,6 +219,38 @@ export class CampaignService {
     return this.#activeDto(active);
   }
 
+  /**
+   * Rolls ONE device back to its last good version: the version it ran before its newest install
+   * in a campaign that has not completed (the device has not committed that install, so its
+   * previous slot still holds the old image and its anti-rollback counter was not raised). The
+   * device answers `rolled_back` with the version it runs (`ota.rolled_back`). A committed install
+   * cannot be undone (anti-rollback): OTA_CAMPAIGN_STATE; roll forward with a fixed version instead.
+   */
+  async rollbackDevice(
+    rawDevice: string,
+    by: string,
+  ): Promise<{ campaign: string; fromVersion: string | null; version: string }> {
+    let found: { active: Active; target: Target } | undefined;
+    for (const active of this.#active.values()) {
+      const t = active.targets.get(rawDevice as DeviceId);
+      if (t === undefined || !(t.state === "installed" || IN_FLIGHT.has(t.state))) continue;
+      if (found === undefined || t.updatedAt > found.target.updatedAt) found = { active, target: t };
+    }
+    if (found === undefined)
+      throw new VigilError(
+        "OTA_CAMPAIGN_STATE",
+        `device ${rawDevice.slice(0, 128)} has no uncommitted install to roll back (a committed one cannot be undone)`,
+        { hint: "Publish a fixed version and update the device to it (roll forward)." },
+      );
+    const { active, target } = found;
+    this.#set(active, target, { state: "rollback_sent" }, this.#deps.clock.now());
+    await this.#persist(active);
+    this.#deps.bus.emit("campaign.rollback_started", { campaign: active.record.id, devices: 1, by });
+    const command: OtaCommand = { type: "ota", op: "rollback", campaign: active.record.id };
+    await this.#deps.notifier.send(target.device, command);
+    return { campaign: active.record.id, fromVersion: target.fromVersion, version: active.record.version };
+  }
+
   /** Stops telling devices; what was installed stays installed (roll back first to undo it). */
   async cancel(id: string, by: string): Promise<OtaCampaignDto> {
     const record = await this.#record(id);
@@ -447,7 +479,17 @@ export class CampaignService {
     }
     const active = this.#active.get(report.data.campaign);
     const target = active?.targets.get(device);
-    if (active === undefined || target === undefined) return;
+    if (active === undefined || target === undefined) {
+      // A refusal of an update Vigil did not send: someone else tried to change the firmware.
+      if (report.data.state === "failed")
+        this.#deps.bus.emit("ota.refused", {
+          device,
+          campaign: report.data.campaign,
+          reason: report.data.reason ?? "unknown",
+          version: report.data.version,
+        });
+      return;
+    }
     this.#apply(active, target, report.data);
     this.#kick();
   }

@@ -46,8 +46,12 @@ export interface Mitigation {
   readonly since: Millis;
   /** null: until an operator releases it or the device re-attests. */
   readonly until: Millis | null;
-  /** `release` when the device passes the checks at the door again (re-enrolment). */
-  readonly releaseOn: "expiry" | "operator" | "reattestation";
+  /**
+   * What lifts it besides an operator: `expiry` (its `until`), `reattestation` (the device passed
+   * the checks at the door again: a new enrolment), `patched` (an OTA install or rollback reported
+   * by the device, and no open vulnerability left in its assessment). `operator`: only an operator.
+   */
+  readonly releaseOn: "expiry" | "operator" | "reattestation" | "patched";
 }
 
 /** Disruptive actions waiting for an operator. */
@@ -84,6 +88,14 @@ export interface Incident {
   mitigation: Mitigation | null;
   approval: PendingApproval | null;
   timeline: TimelineEntry[];
+  /** A firmware rollback sent and not yet reported done: the campaign and the good version. */
+  awaitingFirmware?: { readonly campaign: string; readonly version: string | null } | null;
+  /** A re-provisioning whose token the device has not acknowledged yet (it is held in quarantine meanwhile). */
+  /** The firmware version the device last reported installed or rolled back to (for a `patched` release). */
+  firmwareReported?: string | null;
+  awaitingReprovision?: { readonly tokenTtlMs: number; readonly ackTimeoutMs: number; readonly by: string } | null;
+  /** Set when the incident was opened about a device in a drill (`vigil drill`): the drill's id. Drills stay out of the fleet measures. */
+  drill?: string | null;
 }
 
 /**

@@ -36,7 +36,18 @@ export {
   type WebhookSinkOptions,
 } from "./webhook-sink.js";
 export { JsonLinesSink } from "./json-lines-sink.js";
-export type { DeviceRevoker, DeviceSessions, IncidentRepository } from "./ports.js";
+export { SyslogSink, cefHeader, cefValue, toCef, toSyslog, type SyslogSinkOptions } from "./syslog-sink.js";
+export { renderEventsDoc } from "./events-doc.js";
+export type {
+  ControlChannel,
+  DeviceReadmitter,
+  DeviceRevoker,
+  DeviceSessions,
+  FirmwareRollback,
+  IncidentRepository,
+  ReprovisionTokens,
+} from "./ports.js";
+export { gatewayControlChannel, type CommandGateway } from "./control-channel.js";
 export { MemoryIncidentRepository } from "./memory-incident-repository.js";
 export { RESPONSE_DEFAULTS, responseConfigSchema, type ResponseConfig } from "./response-config.js";
 export { ResponseService, type ResponseServiceDeps } from "./response-service.js";

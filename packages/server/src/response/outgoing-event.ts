@@ -19,6 +19,8 @@ export interface OutgoingEvent {
     readonly rules: readonly string[];
     readonly categories: readonly string[];
     readonly openedAt: string;
+    /** The drill's id when the incident is part of an exercise, not a real attack. */
+    readonly drill?: string;
   };
   /** What happened, for `incident.action` and `incident.state_changed`. */
   readonly detail: Readonly<Record<string, unknown>>;

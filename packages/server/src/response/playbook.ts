@@ -13,20 +13,40 @@ const duration = z
   .max(90 * 24 * 3_600_000);
 
 /** One step of a playbook. Disruptive ones (cutting a device off) may need an operator's approval. */
+/** A release condition besides expiry: clean re-attestation, or patched firmware with a clean assessment. */
+const releaseOn = z.enum(["reattestation", "patched"]).optional();
 export const actionSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("throttle"), expiresAfterMs: duration.optional() }).strict(),
-  z.object({ type: z.literal("deny"), expiresAfterMs: duration.optional() }).strict(),
-  z.object({ type: z.literal("quarantine"), expiresAfterMs: duration.optional() }).strict(),
+  z.object({ type: z.literal("throttle"), expiresAfterMs: duration.optional(), releaseOn }).strict(),
+  z.object({ type: z.literal("deny"), expiresAfterMs: duration.optional(), releaseOn }).strict(),
+  z.object({ type: z.literal("quarantine"), expiresAfterMs: duration.optional(), releaseOn }).strict(),
   z.object({ type: z.literal("disconnect") }).strict(),
   z.object({ type: z.literal("revoke") }).strict(),
   z.object({ type: z.literal("reattest") }).strict(),
+  /** Revoke, and hand the device a one-time token over its control channel to enroll a NEW key. */
+  z
+    .object({
+      type: z.literal("reprovision"),
+      tokenTtlMs: duration.optional(),
+      ackTimeoutMs: z.number().int().min(100).max(60_000).optional(),
+    })
+    .strict(),
+  /** OTA: back to the version before the suspect (uncommitted) install. */
+  z.object({ type: z.literal("rollback") }).strict(),
   z.object({ type: z.literal("notify"), note: z.string().max(500).optional() }).strict(),
 ]);
 export type PlaybookAction = z.infer<typeof actionSchema>;
 export type ActionType = PlaybookAction["type"];
 
 /** Actions that cut a device off (fully, or from all but its control channel). */
-export const DISRUPTIVE: ReadonlySet<ActionType> = new Set(["deny", "quarantine", "disconnect", "revoke", "reattest"]);
+export const DISRUPTIVE: ReadonlySet<ActionType> = new Set([
+  "deny",
+  "quarantine",
+  "disconnect",
+  "revoke",
+  "reattest",
+  "reprovision",
+  "rollback",
+]);
 
 export const playbookSchema = z
   .object({

@@ -9,6 +9,9 @@ export const RESPONSE_DEFAULTS = Object.freeze({
   webhookMaxAttempts: 5,
   webhookBackoffMs: 1000,
   webhookTimeoutMs: 5000,
+  syslogPort: 514,
+  syslogTransport: "udp" as const,
+  syslogFacility: 13,
 });
 
 /** The response module's slice of the configuration (STYLE habit 4). */
@@ -77,6 +80,36 @@ export const responseConfigSchema = z
       .min(1)
       .optional()
       .describe("Append every response event to this file as JSON lines (for a SIEM to tail)."),
+    syslogHost: z
+      .string()
+      .min(1)
+      .max(253)
+      .optional()
+      .describe("Send every response event to this syslog collector (RFC 5424, CEF payload)."),
+    syslogPort: z
+      .number()
+      .int()
+      .min(1)
+      .max(65_535)
+      .default(RESPONSE_DEFAULTS.syslogPort)
+      .describe("The syslog collector's port."),
+    syslogTransport: z
+      .enum(["udp", "tcp"])
+      .default(RESPONSE_DEFAULTS.syslogTransport)
+      .describe("UDP (RFC 5426) or TCP with octet-counting framing (RFC 6587)."),
+    syslogFacility: z
+      .number()
+      .int()
+      .min(0)
+      .max(23)
+      .default(RESPONSE_DEFAULTS.syslogFacility)
+      .describe("RFC 5424 facility code of the messages (13: log audit; 16-23: local0-7)."),
+    syslogHostname: z
+      .string()
+      .min(1)
+      .max(255)
+      .optional()
+      .describe("The HOSTNAME field of the messages (default: this machine's name)."),
   })
   .strict()
   .refine((c) => c.webhookUrl === undefined || c.webhookSecretFile !== undefined, {

@@ -50,6 +50,8 @@ function setup(playbooks: Playbook[] = defaultPlaybooks()) {
   const sink = new FakeSink();
   const repository = new MemoryIncidentRepository();
   const revoked: string[] = [];
+  const readmissions: string[] = [];
+  const vulns = { open: 0 };
   const seen: { name: SignalName; payload: unknown }[] = [];
   bus.onAny((name, payload) => seen.push({ name, payload }));
   const service = new ResponseService({
@@ -71,6 +73,12 @@ function setup(playbooks: Playbook[] = defaultPlaybooks()) {
     },
     naturalTier: async () => "standard",
     sinks: [sink],
+    openVulnerabilities: () => vulns.open,
+    readmitter: {
+      require: async (r) => {
+        readmissions.push(`${r.device}:${r.reason}`);
+      },
+    },
   });
   const finding = (device: string, rule = "lateral_movement", severity: "low" | "medium" | "high" | "critical" = "high") =>
     bus.emit("finding.raised", {
@@ -82,7 +90,7 @@ function setup(playbooks: Playbook[] = defaultPlaybooks()) {
       evidence: JSON.stringify({ topic: "vigil/x/cmd", firstEventAt: clock.now() - 2_000 }),
     });
   const signals = (name: SignalName) => seen.filter((s) => s.name === name).map((s) => s.payload as Record<string, unknown>);
-  return { bus, clock, sessions, sink, repository, service, finding, signals, revoked };
+  return { bus, clock, sessions, sink, repository, service, finding, signals, revoked, readmissions, vulns };
 }
 
 test("a high finding opens an incident, the vertical's playbook quarantines, release and reconnect resolve it", async () => {
@@ -220,6 +228,7 @@ test("quarantine with an expiry lifts itself; re-attestation lifts a revocation"
   });
   await s.service.idle();
   assert.deepEqual(s.revoked, ["pump-1"]);
+  assert.deepEqual(s.readmissions, ["pump-1:reattestation"], "on the re-admission list before it was revoked");
   let [pump] = await s.service.list({ limit: 1, device: "pump-1" });
   assert.equal(pump!.mitigation?.releaseOn, "reattestation");
   s.bus.emit("enrollment.completed", {
@@ -236,6 +245,16 @@ test("quarantine with an expiry lifts itself; re-attestation lifts a revocation"
   await s.service.idle();
   [pump] = await s.service.list({ limit: 1, device: "pump-1" });
   assert.equal(pump!.mitigation, null);
+  assert.equal(pump!.state, "recovering", "recovered at the door; back once it connects with the new certificate");
+  s.bus.emit("gateway.connected", {
+    device: "pump-1",
+    remote: "127.0.0.1",
+    serial: "02",
+    profile: "infusion-pump",
+    tier: "restricted",
+  });
+  await s.service.idle();
+  [pump] = await s.service.list({ limit: 1, device: "pump-1" });
   assert.equal(pump!.state, "resolved");
   await s.service.stop();
 });
@@ -266,4 +285,83 @@ test("notes are on the timeline; a restart rebuilds active mitigations from the 
   const got = await again.get(inc!.id);
   assert.ok(got!.timeline.some((e) => e.kind === "note" && e.by === "bob"));
   await again.stop();
+});
+
+test("releaseOn patched: held while vulnerabilities are open after the install, lifted once the assessment is clean", async () => {
+  const s = setup(
+    parsePlaybooks(`
+- id: patch-me
+  match: { rules: [flood] }
+  actions: [{ type: throttle, releaseOn: patched }]
+  approval: { require: never }
+`),
+  );
+  await s.service.start();
+  s.vulns.open = 2;
+  s.finding("cam-1", "flood", "medium");
+  await s.service.idle();
+  // A vulnerability resolved before any firmware report does not count as patched.
+  s.vulns.open = 0;
+  s.bus.emit("vulnerability.resolved", { device: "cam-1", advisoryId: "CVE-1", firmwareVersion: "1.0.0" });
+  await s.service.idle();
+  let [inc] = await s.service.list({ limit: 1 });
+  assert.equal(inc!.mitigation?.releaseOn, "patched");
+  s.vulns.open = 1;
+  s.bus.emit("ota.installed", { device: "cam-1", version: "2.0.0", previousVersion: "1.0.0", campaign: "cmp-1" });
+  await s.service.idle();
+  [inc] = await s.service.list({ limit: 1 });
+  assert.equal(inc!.mitigation?.tier, "restricted", "still held: one vulnerability open");
+  assert.ok(inc!.timeline.some((e) => e.summary === "still held: firmware 2.0.0 installed but 1 vulnerability open"));
+  s.vulns.open = 0;
+  s.bus.emit("vulnerability.resolved", { device: "cam-1", advisoryId: "CVE-2", firmwareVersion: "2.0.0" });
+  await s.service.idle();
+  [inc] = await s.service.list({ limit: 1 });
+  assert.equal(inc!.mitigation, null);
+  assert.ok(inc!.timeline.some((e) => e.summary.includes("patched: firmware 2.0.0 assessed, assessment clean")));
+  await s.service.stop();
+});
+
+test("an image refused for not matching its signed metadata opens a firmware_tampered incident; ordinary OTA failures do not", async () => {
+  const s = setup();
+  await s.service.start();
+  s.bus.emit("ota.failed", {
+    device: "cam-1",
+    version: "2.0.0",
+    campaign: "cmp-1",
+    reason: "download_failed",
+    runningVersion: "1.0.0",
+  });
+  await s.service.idle();
+  assert.equal((await s.service.list({ limit: 5 })).length, 0, "a failed download is not evidence");
+  s.bus.emit("ota.failed", {
+    device: "cam-1",
+    version: "2.0.0",
+    campaign: "cmp-1",
+    reason: "hash_mismatch",
+    runningVersion: "1.0.0",
+  });
+  await s.service.idle();
+  const [inc] = await s.service.list({ limit: 5 });
+  assert.deepEqual(inc!.rules, ["firmware_tampered"]);
+  assert.equal(inc!.severity, "high");
+  assert.ok(inc!.timeline.some((e) => e.kind === "evidence" && (e.data as { reason?: string }).reason === "hash_mismatch"));
+  await s.service.stop();
+});
+
+test("an update no campaign sent, refused by the device, opens a firmware_downgrade or firmware_tampered incident", async () => {
+  const s = setup();
+  await s.service.start();
+  s.bus.emit("ota.refused", { device: "cam-1", campaign: "forged", reason: "download_failed", version: "0.9.0" });
+  await s.service.idle();
+  assert.equal((await s.service.list({ limit: 5 })).length, 0, "a failed download is not evidence of an attack");
+  s.bus.emit("ota.refused", { device: "cam-1", campaign: "forged", reason: "downgrade", version: "0.9.0" });
+  s.bus.emit("ota.refused", { device: "cam-2", campaign: "forged", reason: "signature_invalid", version: "9.9.9" });
+  await s.service.idle();
+  const byDevice = new Map((await s.service.list({ limit: 5 })).map((i) => [String(i.device), i]));
+  assert.deepEqual(byDevice.get("cam-1")?.rules, ["firmware_downgrade"]);
+  assert.deepEqual(byDevice.get("cam-2")?.rules, ["firmware_tampered"]);
+  assert.ok(
+    byDevice.get("cam-1")!.timeline.some((e) => e.kind === "evidence" && (e.data as { reason?: string }).reason === "downgrade"),
+  );
+  await s.service.stop();
 });

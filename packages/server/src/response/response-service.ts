@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { VigilError, iso, parseDeviceId, type Clock, type DeviceId, type Logger, type Millis } from "../core/index.js";
 import type { Profile, Tier } from "../policy/index.js";
-import type { SignalBus, SignalMap } from "../signals/index.js";
+import type { DrillRegistry, SignalBus, SignalMap } from "../signals/index.js";
 import { VERTICALS, lowerTier, verticalOfProfile, type VerticalId } from "../trust/index.js";
 import {
   SEVERITY_RANK,
@@ -16,7 +16,24 @@ import {
 } from "./incident.js";
 import type { EventSink, OutgoingEvent } from "./outgoing-event.js";
 import { DISRUPTIVE, matches, type Playbook, type PlaybookAction } from "./playbook.js";
-import type { DeviceRevoker, DeviceSessions, IncidentRepository } from "./ports.js";
+import type {
+  ControlChannel,
+  DeviceReadmitter,
+  DeviceRevoker,
+  DeviceSessions,
+  FirmwareRollback,
+  IncidentRepository,
+  ReprovisionTokens,
+} from "./ports.js";
+
+/** OTA refusals that mean the image or its metadata was altered (the SDK's `OtaRefused` reasons). */
+const TAMPER_REASONS: ReadonlySet<string> = new Set([
+  "hash_mismatch",
+  "length_mismatch",
+  "signature_invalid",
+  "metadata_invalid",
+  "counter_rollback",
+]);
 
 export interface ResponseServiceDeps {
   readonly repository: IncidentRepository;
@@ -37,6 +54,17 @@ export interface ResponseServiceDeps {
   /** The tier a device would have without any mitigation (trust's). */
   readonly naturalTier: (device: DeviceId) => Promise<Tier>;
   readonly sinks?: readonly EventSink[];
+  /** Enrollment's re-admission list: `reattest` and `reprovision` let the device come back through the door. */
+  readonly readmitter?: DeviceReadmitter | undefined;
+  readonly reprovisionTokens?: ReprovisionTokens | undefined;
+  /** Late-bound: the gateway's control channel. */
+  readonly control?: () => ControlChannel | undefined;
+  /** Late-bound: OTA's single-device rollback. */
+  readonly firmware?: () => FirmwareRollback | undefined;
+  /** Open vulnerabilities of the device in its assessment (a `patched` release needs 0). */
+  readonly openVulnerabilities?: (device: DeviceId) => number;
+  /** Drills in progress: incidents about their devices are tagged with the drill. */
+  readonly drills?: DrillRegistry;
 }
 
 /** One piece of evidence about a device, from a finding or an identity/enrolment signal. */
@@ -84,6 +112,11 @@ export class ResponseService {
       bus.on("enrollment.token_replayed", (s) => this.#onReplayed(s)),
       bus.on("gateway.connected", (s) => this.#onConnected(s)),
       bus.on("enrollment.completed", (s) => this.#onEnrolled(s)),
+      bus.on("ota.installed", (s) => this.#onFirmware(s.device, s.version, s.campaign, "installed")),
+      bus.on("ota.failed", (s) => this.#onOtaFailed(s)),
+      bus.on("ota.refused", (s) => this.#onOtaRefused(s)),
+      bus.on("ota.rolled_back", (s) => this.#onFirmware(s.device, s.version, s.campaign, "rolled back")),
+      bus.on("vulnerability.resolved", (s) => this.#onFirmware(s.device, s.firmwareVersion, null, "assessed")),
     ];
     this.#timer = setInterval(() => void this.sweep(), this.#d.settings.tickMs);
     this.#timer.unref();
@@ -145,7 +178,8 @@ export class ResponseService {
   }
 
   async measures(limit = 10_000): Promise<ReturnType<typeof aggregateMeasures>> {
-    return aggregateMeasures(await this.#d.repository.list({ limit }));
+    // Drills are exercises: their incidents do not count in the real response times.
+    return aggregateMeasures((await this.#d.repository.list({ limit })).filter((i) => typeof i.drill !== "string"));
   }
 
   get playbooks(): readonly Playbook[] {
@@ -185,6 +219,33 @@ export class ResponseService {
         throw new VigilError("INCIDENT_TRANSITION_INVALID", `incident ${id} holds no mitigation to release`);
       }
       await this.#release(inc, by, "released by an operator");
+      await this.#save(inc);
+      return inc;
+    });
+  }
+
+  /**
+   * Rolls a revocation back the only safe way: the device goes on the re-admission list and may
+   * enrol again through the door (attestation, posture, a new key); its old certificates stay
+   * revoked. The mitigation then waits for that re-attestation.
+   */
+  readmit(id: string, by: string): Promise<Incident> {
+    return this.#serial(async () => {
+      const inc = await this.#load(id);
+      if (inc.mitigation?.kind !== "revoke" || this.#d.readmitter === undefined) {
+        throw new VigilError("INCIDENT_TRANSITION_INVALID", `incident ${id} holds no revocation to roll back`, {
+          hint: "Only a `revoke`d device is re-admitted; release lifts the other mitigations.",
+        });
+      }
+      await this.#d.readmitter.require({
+        device: inc.device,
+        reason: "reattestation",
+        incident: inc.id,
+        since: this.#d.clock.now(),
+        tokenId: null,
+      });
+      inc.mitigation = { ...inc.mitigation, releaseOn: "reattestation" };
+      this.#record(inc, "readmit", "done", "may enrol again through the door with a new key; old certificates stay revoked", by);
       await this.#save(inc);
       return inc;
     });
@@ -266,6 +327,55 @@ export class ResponseService {
     });
   }
 
+  /**
+   * A device refused an image because it does not match the signed metadata (hash, length,
+   * signature, a rolled-back counter or metadata): someone altered the update on its way. The
+   * device is the one offered it; the incident (rule `firmware_tampered`) says so. Ordinary
+   * failures (download, install, wrong profile) are not evidence.
+   */
+  #onOtaFailed(s: SignalMap["ota.failed"]): void {
+    const device = parseDeviceId(s.device);
+    if (device === undefined || !TAMPER_REASONS.has(s.reason)) return;
+    const now = this.#d.clock.now();
+    this.#ingest({
+      device,
+      ref: `${s.campaign}:${s.version}`,
+      rule: "firmware_tampered",
+      category: "policy",
+      severity: "high",
+      at: now,
+      firstEventAt: now,
+      signal: "ota.failed",
+      detail: { campaign: s.campaign, version: s.version, reason: s.reason, runningVersion: s.runningVersion },
+    });
+  }
+
+  /**
+   * A device refused an update that no campaign of Vigil's sent it: someone else tried to
+   * change its firmware. An older version is a downgrade attempt (rule `firmware_downgrade`,
+   * the classic way back to a known vulnerability); an image that fails its checks is
+   * tampering (`firmware_tampered`). Either way the device defended itself; the incident is the
+   * evidence that an attacker can reach its update channel.
+   */
+  #onOtaRefused(s: SignalMap["ota.refused"]): void {
+    const device = parseDeviceId(s.device);
+    if (device === undefined) return;
+    const downgrade = s.reason === "downgrade" || s.reason === "counter_rollback";
+    if (!downgrade && !TAMPER_REASONS.has(s.reason)) return;
+    const now = this.#d.clock.now();
+    this.#ingest({
+      device,
+      ref: `${s.campaign}:${s.version ?? "unknown"}`,
+      rule: downgrade ? "firmware_downgrade" : "firmware_tampered",
+      category: "policy",
+      severity: "high",
+      at: now,
+      firstEventAt: now,
+      signal: "ota.refused",
+      detail: { campaign: s.campaign, version: s.version, reason: s.reason },
+    });
+  }
+
   #onReplayed(s: SignalMap["enrollment.token_replayed"]): void {
     const device = s.device === null ? undefined : parseDeviceId(s.device);
     if (device === undefined) return;
@@ -283,9 +393,18 @@ export class ResponseService {
     });
   }
 
-  /** A device admitted at the door again: a recovering incident is resolved. */
+  /** A device admitted at the door again: a recovering incident is resolved. A pending re-provisioning token is sent. */
   #onConnected(s: SignalMap["gateway.connected"]): void {
     const device = parseDeviceId(s.device);
+    if (device !== undefined && this.#active.get(device)?.awaitingReprovision != null) {
+      void this.#serial(async () => {
+        const inc = this.#active.get(device);
+        if (inc?.awaitingReprovision == null) return;
+        await this.#deliverReprovision(inc);
+        await this.#save(inc);
+      });
+      return;
+    }
     if (device === undefined || s.tier === "quarantine" || this.#active.get(device)?.state !== "recovering") return;
     void this.#serial(async () => {
       const inc = this.#active.get(device);
@@ -295,16 +414,77 @@ export class ResponseService {
     });
   }
 
-  /** A clean re-attestation lifts a mitigation that waits for one. */
+  /**
+   * A clean re-attestation (the device enrolled again: attestation, posture, a new key) lifts a
+   * mitigation that waits for one: the incident is recovering ("recovered at the door"); it is
+   * resolved when the device connects with its new certificate at a tier above quarantine.
+   */
   #onEnrolled(s: SignalMap["enrollment.completed"]): void {
     const device = parseDeviceId(s.device);
     if (device === undefined || this.#active.get(device)?.mitigation?.releaseOn !== "reattestation") return;
     void this.#serial(async () => {
       const inc = this.#active.get(device);
       if (inc?.mitigation?.releaseOn !== "reattestation") return;
-      await this.#release(inc, "system", `re-attested (${s.method}, certificate ${s.serial})`);
-      if (inc.state === "recovering") this.#move(inc, "resolved", "system", "passed enrolment's checks with a new key");
+      await this.#release(
+        inc,
+        "system",
+        `recovered: passed the checks at the door again (${s.method}, strength ${s.strength}, new certificate ${s.serial})`,
+      );
       await this.#save(inc);
+    });
+  }
+
+  /**
+   * Firmware news about a device: a rollback this incident asked for reported done (the device
+   * runs the good version), or patched firmware installed. Either lifts a `patched` mitigation
+   * once the device's assessment shows no open vulnerability.
+   */
+  #onFirmware(rawDevice: string, version: string | null, campaign: string | null, what: string): void {
+    const device = parseDeviceId(rawDevice);
+    const known = device === undefined ? undefined : this.#active.get(device);
+    if (device === undefined || known === undefined) return;
+    if (known.awaitingFirmware == null && known.mitigation?.releaseOn !== "patched") return;
+    void this.#serial(async () => {
+      const inc = this.#active.get(device);
+      if (inc === undefined) return;
+      let changed = false;
+      const awaiting = inc.awaitingFirmware;
+      if (awaiting != null && what === "rolled back" && campaign === awaiting.campaign) {
+        inc.awaitingFirmware = null;
+        const good = awaiting.version === null || version === awaiting.version;
+        this.#record(
+          inc,
+          "rollback",
+          good ? "done" : "failed",
+          good
+            ? `the device reports the last good version ${version ?? "(unknown)"} running`
+            : `the device reports ${version ?? "an unknown version"}, not the last good ${awaiting.version}`,
+          "system",
+        );
+        changed = true;
+        if (good && inc.mitigation === null) {
+          this.#move(inc, "recovering", "system", `recovered: firmware rolled back to ${version ?? "its previous version"}`);
+          this.#move(inc, "resolved", "system", "the device reported the good version over its live session");
+        }
+      }
+      const m = inc.mitigation;
+      // Patched = the device reported new or rolled-back firmware, and no open vulnerability is left.
+      if (m?.releaseOn === "patched" && what !== "assessed") inc.firmwareReported = version ?? "(unknown)";
+      if (m?.releaseOn === "patched" && inc.firmwareReported != null) {
+        const open = this.#d.openVulnerabilities?.(device) ?? 0;
+        if (open === 0) {
+          await this.#release(inc, "system", `patched: firmware ${inc.firmwareReported} ${what}, assessment clean`);
+        } else {
+          this.#push(inc, {
+            kind: "action",
+            summary: `still held: firmware ${inc.firmwareReported} ${what} but ${open} vulnerabilit${open === 1 ? "y" : "ies"} open`,
+            ref: "release",
+            by: "system",
+          });
+        }
+        changed = true;
+      }
+      if (changed) await this.#save(inc);
     });
   }
 
@@ -353,6 +533,7 @@ export class ResponseService {
       mitigation: null,
       approval: null,
       timeline: [],
+      drill: this.#d.drills?.drillOf(e.device, now) ?? null,
     };
     this.#evidenceEntry(inc, e);
     this.#push(inc, { kind: "state", summary: "opened", ref: null, by: "system", data: { to: "open" } });
@@ -494,7 +675,10 @@ export class ResponseService {
                 : until === null
                   ? (kept?.until ?? null)
                   : (Math.max(until, kept?.until ?? 0) as Millis),
-            releaseOn: kept?.releaseOn === "reattestation" ? "reattestation" : until === null ? "operator" : "expiry",
+            releaseOn:
+              kept?.releaseOn === "reattestation" || kept?.releaseOn === "patched"
+                ? kept.releaseOn
+                : (action.releaseOn ?? (until === null ? "operator" : "expiry")),
           };
           inc.mitigation = mitigation;
           const applied =
@@ -507,7 +691,15 @@ export class ResponseService {
             inc,
             action.type,
             "done",
-            `held at ${mitigation.tier}${mitigation.until === null ? ` until ${mitigation.releaseOn === "reattestation" ? "re-attestation" : "released"}` : ` until ${iso(mitigation.until)}`}; ${applied} live session(s) changed`,
+            `held at ${mitigation.tier} until ${[
+              ...(mitigation.until === null ? [] : [iso(mitigation.until)]),
+              ...(mitigation.releaseOn === "reattestation"
+                ? ["re-attestation"]
+                : mitigation.releaseOn === "patched"
+                  ? ["patched firmware and a clean assessment"]
+                  : []),
+              "released",
+            ].join(" or ")}; ${applied} live session(s) changed`,
             by,
           );
           return;
@@ -518,12 +710,45 @@ export class ResponseService {
           this.#record(inc, "disconnect", "done", had ? "live session closed" : "no live session", by);
           return;
         }
+        case "reprovision":
+          await this.#reprovision(inc, action, by);
+          return;
+        case "rollback": {
+          const ota = d.firmware?.();
+          if (ota === undefined) {
+            this.#record(inc, "rollback", "failed", "OTA is not running", by);
+            return;
+          }
+          const r = await ota.rollbackDevice(inc.device, `incident:${inc.id}`);
+          inc.awaitingFirmware = { campaign: r.campaign, version: r.fromVersion };
+          this.#contained(inc, by);
+          this.#record(
+            inc,
+            "rollback",
+            "sent",
+            `rollback of ${r.version} (campaign ${r.campaign}) sent; last good version ${r.fromVersion ?? "unknown"}`,
+            by,
+          );
+          return;
+        }
         case "revoke":
         case "reattest": {
           if (d.revoker === undefined) {
             this.#record(inc, action.type, "failed", "no identity service to revoke with", by);
             return;
           }
+          if (action.type === "reattest" && d.readmitter === undefined) {
+            this.#record(inc, action.type, "failed", "this store cannot re-admit devices", by);
+            return;
+          }
+          if (action.type === "reattest")
+            await d.readmitter?.require({
+              device: inc.device,
+              reason: "reattestation",
+              incident: inc.id,
+              since: now,
+              tokenId: null,
+            });
           const serials = await d.revoker.revokeDevice(inc.device, "keyCompromise", `incident:${inc.id}`);
           inc.mitigation = {
             kind: "revoke",
@@ -560,6 +785,87 @@ export class ResponseService {
     }
   }
 
+  /**
+   * Re-provisioning with fresh keys. The device is held in quarantine (its control channel
+   * only) at once; a one-time claim token bound to it is minted and delivered over the control
+   * channel; only once the device acknowledges it is the device put on the re-admission list and
+   * every certificate of it revoked (its session ends). A device that is offline gets the token
+   * when it next connects. It then enrolls again with a NEW key pair and the token; enrollment
+   * refuses any key it used before (ENROLLMENT_KEY_REUSED). The token never reaches the
+   * timeline, the signals or the sinks (its id does).
+   */
+  async #reprovision(inc: Incident, action: Extract<PlaybookAction, { type: "reprovision" }>, by: string): Promise<void> {
+    const d = this.#d;
+    if (d.revoker === undefined || d.readmitter === undefined || d.reprovisionTokens === undefined) {
+      this.#record(inc, "reprovision", "failed", "identity or enrollment cannot re-provision here", by);
+      return;
+    }
+    const now = d.clock.now();
+    inc.mitigation = {
+      kind: "quarantine",
+      tier: "quarantine",
+      since: inc.mitigation?.since ?? now,
+      until: null,
+      releaseOn: "reattestation",
+    };
+    await d.sessions()?.applyTier(inc.device, "quarantine", `incident ${inc.id}: reprovision`);
+    inc.awaitingReprovision = { tokenTtlMs: action.tokenTtlMs ?? 15 * 60_000, ackTimeoutMs: action.ackTimeoutMs ?? 3_000, by };
+    this.#contained(inc, by);
+    await this.#deliverReprovision(inc);
+  }
+
+  async #deliverReprovision(inc: Incident): Promise<void> {
+    const d = this.#d;
+    const pending = inc.awaitingReprovision;
+    if (pending == null || d.revoker === undefined || d.readmitter === undefined || d.reprovisionTokens === undefined) return;
+    const minted = await d.reprovisionTokens(inc.device, pending.tokenTtlMs, `incident:${inc.id}`);
+    const control = d.control?.();
+    let acknowledged = false;
+    // A few tries: a device that just connected may not have subscribed its control channel yet.
+    for (let attempt = 0; attempt < 3 && !acknowledged && control !== undefined; attempt++) {
+      acknowledged = await control
+        .deliver(
+          inc.device,
+          { type: "reprovision", ref: inc.id, token: minted.token, expiresAt: iso(minted.expiresAt) },
+          Math.max(100, Math.floor(pending.ackTimeoutMs / 3)),
+        )
+        .catch(() => false);
+    }
+    if (!acknowledged) {
+      this.#record(
+        inc,
+        "reprovision",
+        "sent",
+        `one-time token ${minted.tokenId} not acknowledged: held in quarantine, sent again when the device connects`,
+        pending.by,
+      );
+      return;
+    }
+    await d.readmitter.require({
+      device: inc.device,
+      reason: "reprovision",
+      incident: inc.id,
+      since: d.clock.now(),
+      tokenId: minted.tokenId,
+    });
+    const serials = await d.revoker.revokeDevice(inc.device, "keyCompromise", `incident:${inc.id}`);
+    inc.awaitingReprovision = null;
+    inc.mitigation = {
+      kind: "revoke",
+      tier: "quarantine",
+      since: inc.mitigation?.since ?? d.clock.now(),
+      until: null,
+      releaseOn: "reattestation",
+    };
+    this.#record(
+      inc,
+      "reprovision",
+      "done",
+      `one-time token ${minted.tokenId} delivered and acknowledged over the control channel; revoked ${serials.length} certificate(s); re-admitted after enrolling a new key`,
+      pending.by,
+    );
+  }
+
   async #release(inc: Incident, by: string, why: string): Promise<void> {
     const m = inc.mitigation;
     if (m === null) return;
@@ -579,7 +885,7 @@ export class ResponseService {
     if (inc.state === "open" || inc.state === "recovering") this.#move(inc, "contained", by, "containment applied");
   }
 
-  #record(inc: Incident, action: string, outcome: "done" | "failed" | "skipped", detail: string, by: string): void {
+  #record(inc: Incident, action: string, outcome: "done" | "failed" | "skipped" | "sent", detail: string, by: string): void {
     this.#push(inc, { kind: "action", summary: `${action}: ${outcome} — ${detail}`, ref: action, by, data: { outcome } });
     this.#d.bus.emit("response.action_taken", { incident: inc.id, device: inc.device, action, outcome, detail, by });
     if (action !== "notify") this.#out(inc, "incident.action", { action, outcome, detail, by });
@@ -625,6 +931,7 @@ export class ResponseService {
         rules: [...inc.rules],
         categories: [...inc.categories],
         openedAt: iso(inc.openedAt),
+        ...(typeof inc.drill === "string" ? { drill: inc.drill } : {}),
       },
       detail,
     };

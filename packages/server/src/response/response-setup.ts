@@ -5,6 +5,7 @@ import { JsonLinesSink } from "./json-lines-sink.js";
 import type { EventSink } from "./outgoing-event.js";
 import { defaultPlaybooks, parsePlaybooks, type Playbook } from "./playbook.js";
 import type { ResponseConfig } from "./response-config.js";
+import { SyslogSink } from "./syslog-sink.js";
 import { WebhookSink, type DeadLetterRepository } from "./webhook-sink.js";
 
 /** The operator's playbooks (`response.playbooksFile`) first, then the defaults of each vertical. */
@@ -28,7 +29,7 @@ export async function responsePlaybooks(config: Pick<ResponseConfig, "playbooksF
 /** The sinks the configuration asks for: a signed webhook, a JSON-lines file. */
 export async function responseSinks(
   config: ResponseConfig,
-  deps: { deadLetters: DeadLetterRepository; bus: SignalBus; clock: Clock; log: Logger },
+  deps: { deadLetters: DeadLetterRepository; bus: SignalBus; clock: Clock; log: Logger; version?: string },
 ): Promise<EventSink[]> {
   const sinks: EventSink[] = [];
   if (config.webhookUrl !== undefined && config.webhookSecretFile !== undefined) {
@@ -60,5 +61,18 @@ export async function responseSinks(
     );
   }
   if (config.siemFile !== undefined) sinks.push(new JsonLinesSink(config.siemFile, deps.log));
+  if (config.syslogHost !== undefined) {
+    sinks.push(
+      new SyslogSink({
+        host: config.syslogHost,
+        port: config.syslogPort,
+        transport: config.syslogTransport,
+        facility: config.syslogFacility,
+        hostname: config.syslogHostname,
+        version: deps.version ?? "0",
+        log: deps.log,
+      }),
+    );
+  }
   return sinks;
 }

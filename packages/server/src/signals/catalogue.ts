@@ -98,6 +98,9 @@ export interface SignalMap {
   "ota.installed": { device: string; version: string; previousVersion: string | null; campaign: string };
   "ota.failed": { device: string; version: string; campaign: string; reason: string; runningVersion: string | null };
   "ota.rolled_back": { device: string; version: string | null; campaign: string; reason: string };
+  "ota.refused": { device: string; campaign: string; reason: string; version: string | null };
+  "drill.started": { drill: string; name: string; devices: number; prefixes: string[]; until: string; by: string };
+  "drill.ended": { drill: string; by: string };
   "campaign.created": { campaign: string; name: string; artifact: string; devices: number; waves: number; by: string };
   "campaign.started": { campaign: string; by: string };
   "campaign.paused": { campaign: string; by: string };
@@ -167,7 +170,7 @@ export interface SignalMap {
     incident: string;
     device: string;
     action: string;
-    outcome: "done" | "failed" | "skipped";
+    outcome: "done" | "failed" | "skipped" | "sent";
     detail: string;
     by: string;
   };
@@ -251,6 +254,11 @@ export const signalDescriptions: Record<SignalName, string> = {
   "ota.installed": "A device reported a verified installation (boot check passed); its firmware version was updated.",
   "ota.failed": "A device refused or failed an update (the reason says which check); it keeps running its current version.",
   "ota.rolled_back": "A device went back to its previous firmware (campaign rollback, or its boot check failed).",
+  "drill.started":
+    "An operator registered a drill: until it ends, audit entries, incidents and outgoing events about its devices carry its id.",
+  "drill.ended": "An operator ended a drill early: what its devices do afterwards is no longer tagged.",
+  "ota.refused":
+    "A device refused an update no campaign of Vigil's sent it (a tampered image, a downgrade, another signer): someone else tried to change its firmware.",
   "campaign.created": "An update campaign was created with its target devices split into a canary and waves.",
   "campaign.started": "An operator started an update campaign.",
   "campaign.paused": "An operator paused an update campaign (no new device is told to update).",
@@ -282,7 +290,7 @@ export const signalDescriptions: Record<SignalName, string> = {
     "An incident moved through its lifecycle (open, contained, recovering, resolved, closed), by whom and why.",
   "incident.noted": "An operator added a note to an incident's timeline.",
   "response.action_taken":
-    "A playbook or an operator acted on an incident's device (throttle, quarantine, disconnect, revoke, notify, release): done, failed or skipped.",
+    "A playbook or an operator acted on an incident's device (throttle, quarantine, disconnect, revoke, reattest, reprovision, rollback, notify, release, readmit): done, sent (waiting for the device), failed or skipped.",
   "response.approval_requested":
     "Disruptive actions on a safety-critical device wait for an operator's approval (until when, and the safe default on timeout).",
   "response.approval_decided": "Pending disruptive actions were approved, denied, or timed out (the safe default applied).",

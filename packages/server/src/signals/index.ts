@@ -1,1 +1,2 @@
 export * from "./catalogue.js";
+export { DrillRegistry, type Drill } from "./drill-registry.js";

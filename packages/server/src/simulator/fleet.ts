@@ -1,4 +1,5 @@
 import { mkdir } from "node:fs/promises";
+import { caFingerprint, readFleetManifest, writeFleetManifest } from "./fleet-identities.js";
 import { allocate, type MixName } from "./mixes.js";
 import { createRandom, type Random } from "./random.js";
 import type { SimTarget } from "./target.js";
@@ -46,6 +47,8 @@ export class Fleet {
   readonly #o: FleetOptions;
   readonly #random: Random;
   readonly #devices = new Map<string, VirtualDevice>();
+  /** Every device that enrolled (connected or not): what `saveIdentities()` writes. */
+  readonly #enrolled: { id: string; profile: string }[] = [];
   #enrollFailures = 0;
   #connectFailures = 0;
   #started = 0;
@@ -71,6 +74,19 @@ export class Fleet {
 
   /** Enrolls and connects `n` more devices of the mix; resolves when they are sending. */
   async start(n: number, mix: MixName): Promise<VirtualDevice[]> {
+    return this.#enrollAll(n, mix, true);
+  }
+
+  /**
+   * Enrolls `n` more devices of the mix without connecting them (keys and certificates in
+   * `workDir`): with `saveIdentities()`, how a benchmark prepares a fleet once.
+   */
+  async enroll(n: number, mix: MixName): Promise<number> {
+    await this.#enrollAll(n, mix, false);
+    return this.#enrolled.length;
+  }
+
+  async #enrollAll(n: number, mix: MixName, connect: boolean): Promise<VirtualDevice[]> {
     await mkdir(this.#o.workDir, { recursive: true, mode: 0o700 });
     const created: { device: VirtualDevice; token: string }[] = [];
     for (const [profile, count] of allocate(n, mix)) {
@@ -86,14 +102,61 @@ export class Fleet {
     await pool(created, this.#o.concurrency ?? 8, async ({ device, token }) => {
       try {
         await device.enroll(token);
+        this.#enrolled.push({ id: device.id, profile: device.profile });
       } catch (error) {
         this.#enrollFailures++;
         this.#o.onProgress?.(`enrollment of ${device.id} failed: ${(error as Error).message}`);
         return;
       }
+      done++;
+      if (connect) {
+        try {
+          await device.start();
+          this.#devices.set(device.id, device);
+          ready.push(device);
+        } catch (error) {
+          this.#connectFailures++;
+          await device.stop();
+          this.#o.onProgress?.(`connection of ${device.id} failed: ${(error as Error).message}`);
+        }
+      }
+      const every = created.length > 1_000 ? 500 : 25;
+      if (done % every === 0)
+        this.#o.onProgress?.(`${done}/${created.length} devices enrolled${connect ? " and connected" : ""}`);
+    });
+    return ready;
+  }
+
+  /**
+   * Writes the enrolled devices to `<workDir>/fleet.json` (their keys and certificates are
+   * already in `<workDir>/devices/`): `startSaved()` in a later run connects them from disk.
+   */
+  async saveIdentities(): Promise<string> {
+    return writeFleetManifest(this.#o.workDir, {
+      version: 1,
+      savedAt: new Date().toISOString(),
+      apiUrl: this.#o.target.apiUrl,
+      caSha256: caFingerprint(this.#o.target.caPem),
+      devices: this.#enrolled,
+    });
+  }
+
+  /**
+   * Connects up to `limit` devices saved in `workDir` by an earlier run (`saveIdentities()`),
+   * without enrolling; resolves when they are sending. Throws `CONFIG_INVALID` when there is
+   * no saved fleet or it was enrolled with another Vigil.
+   */
+  async startSaved(limit = Number.POSITIVE_INFINITY): Promise<VirtualDevice[]> {
+    const manifest = await readFleetManifest(this.#o.workDir, this.#o.target.caPem);
+    const chosen = manifest.devices.filter((d) => !this.#devices.has(d.id)).slice(0, limit);
+    const ready: VirtualDevice[] = [];
+    let done = 0;
+    await pool(chosen, this.#o.concurrency ?? 8, async ({ id, profile }) => {
+      const device = this.createDevice(id, profile);
       try {
         await device.start();
         this.#devices.set(device.id, device);
+        this.#enrolled.push({ id, profile });
         ready.push(device);
       } catch (error) {
         this.#connectFailures++;
@@ -101,7 +164,7 @@ export class Fleet {
         this.#o.onProgress?.(`connection of ${device.id} failed: ${(error as Error).message}`);
       }
       done++;
-      if (done % 25 === 0) this.#o.onProgress?.(`${done}/${created.length} devices enrolled and connected`);
+      if (done % 500 === 0) this.#o.onProgress?.(`${done}/${chosen.length} saved devices connected`);
     });
     return ready;
   }

@@ -11,6 +11,8 @@ export interface ObservedSignal {
   /** For `gateway.throttled`: messages dropped since the previous signal. */
   readonly dropped: number;
   readonly remote: string | null;
+  /** For `finding.raised`: the detector rule. */
+  readonly rule: string | null;
 }
 
 /** What the simulator listens to: the gateway's enforcement, identity and enrollment alarms, findings. */
@@ -26,6 +28,9 @@ export const OBSERVED_SIGNALS = [
   "finding.raised",
   "trust.changed",
   "gateway.policy_changed",
+  "ota.failed",
+  "ota.refused",
+  "network.anomaly_detected",
 ] as const satisfies readonly SignalName[];
 
 /** At most this many signals are kept (a long run keeps the first ones and counts the rest). */
@@ -75,11 +80,21 @@ export function toObserved(name: SignalName, payload: unknown, at: number): Obse
   return {
     at,
     name,
-    device: str("device"),
+    // Packet analysis knows addresses, not devices: `ip:<src>` (scenarios list it among their actors).
+    device:
+      str("device") ?? (name === "network.anomaly_detected" && str("src") !== null ? `ip:${hostOf(str("src") ?? "")}` : null),
     reason,
     dropped: typeof p.dropped === "number" ? p.dropped : 0,
     remote: str("remote") ?? remotes[0] ?? null,
+    rule: str("rule"),
   };
+}
+
+/** The address of `host:port`, `[v6]:port`, or a bare address. */
+export function hostOf(endpoint: string): string {
+  if (endpoint.startsWith("[")) return endpoint.slice(1, endpoint.indexOf("]"));
+  const colons = endpoint.split(":").length - 1;
+  return colons === 1 ? endpoint.slice(0, endpoint.indexOf(":")) : endpoint;
 }
 
 /**

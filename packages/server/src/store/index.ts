@@ -1,4 +1,10 @@
-export type { Store } from "./ports.js";
+export type { Store, JobLock, JobRun } from "./ports.js";
 export { openSqliteStore } from "./sqlite/sqlite-store.js";
 export { openSqliteAuditSnapshot, type AuditSnapshot } from "./sqlite/sqlite-audit.js";
 export { latestVersion as latestSchemaVersion } from "./sqlite/migrations.js";
+export { InProcessJobLock } from "./job-lock.js";
+export { openPostgresStore, type PostgresOptions } from "./postgres/postgres-store.js";
+export { redactPostgresUrl } from "./postgres/postgres-connect.js";
+export { openPostgresAuditSnapshot, type PostgresAuditSnapshot } from "./postgres/postgres-audit.js";
+export { PostgresJobLock } from "./postgres/cluster-lock.js";
+export { postgresLatestVersion } from "./postgres/migrations.js";

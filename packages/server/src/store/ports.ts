@@ -1,5 +1,10 @@
 import type { AuditRepository } from "../audit/index.js";
-import type { EnrollmentLedger, EnrollmentTokenRepository, ManufacturerRepository } from "../enrollment/index.js";
+import type {
+  EnrollmentLedger,
+  EnrollmentTokenRepository,
+  ManufacturerRepository,
+  ReadmissionRepository,
+} from "../enrollment/index.js";
 import type { CertificateRepository, DataKeyRepository, DeviceRepository } from "../identity/index.js";
 import type { MfaRepository, OperatorRepository, SessionRepository, TokenRepository } from "../operators/index.js";
 import type { TrustRepository } from "../trust/index.js";
@@ -37,6 +42,25 @@ export interface Store {
   readonly deadLetters: DeadLetterRepository;
   /** MQTT passwords (argon2id) of legacy devices without a certificate. */
   readonly legacyCredentials: LegacyCredentialRepository;
+  /** Revoked devices that may enroll again by passing the door's checks (absent: never). */
+  readonly readmissions?: ReadmissionRepository;
+  /** Mutual exclusion of periodic jobs: per process on SQLite, per cluster on PostgreSQL. */
+  readonly jobs: JobLock;
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
+}
+
+export type JobRun<T> = { readonly ran: true; readonly value: T } | { readonly ran: false };
+
+/**
+ * Runs a named job only where no other holder runs it at the same moment. On PostgreSQL the
+ * holder is any node sharing the database (`pg_try_advisory_lock` on a dedicated
+ * connection), so a job started by every node's timer runs on one of them; a job that must
+ * run once per period also checks, inside `fn`, whether the period's run is already recorded.
+ * Never waits: a busy job returns `{ ran: false }` at once.
+ */
+export interface JobLock {
+  tryRun<T>(name: string, fn: () => Promise<T>): Promise<JobRun<T>>;
+  /** The same as `tryRun`, under the name of the cluster module's JobLock port. */
+  run<T>(name: string, fn: () => Promise<T>): Promise<JobRun<T>>;
 }

@@ -350,7 +350,10 @@ export function applyEvidence(state: TrustState, event: TrustEvent, params: Mode
     case "certificate": {
       const current = state.certificate;
       // An older certificate (a late signal) never replaces a newer one; a revoked one stays revoked.
-      if (current !== null && (current.revoked || current.notAfter > event.notAfter)) return state;
+      // A device re-admitted at the door (re-attestation, re-provisioning) gets a new certificate,
+      // issued after the revocation: that one is scored on its own evidence.
+      const readmitted = current?.revoked === true && event.serial !== current.serial && event.notAfter >= current.notAfter;
+      if (current !== null && !readmitted && (current.revoked || current.notAfter > event.notAfter)) return state;
       return {
         ...state,
         certificate: { serial: event.serial, notBefore: event.notBefore, notAfter: event.notAfter, revoked: false },

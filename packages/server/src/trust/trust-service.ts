@@ -138,6 +138,12 @@ export class TrustService {
     await this.flush();
   }
 
+  /** Open vulnerabilities of a device (assessment's findings not yet resolved); 0 when unknown. */
+  openVulnerabilities(device: string): number {
+    const state = this.#entries.get(device as DeviceId)?.state;
+    return state === undefined ? 0 : Object.keys(state.vulnerabilities).length + (state.vulnerabilityOverflow > 0 ? 1 : 0);
+  }
+
   /** TierSource: the tier of a device at CONNECT, from memory. */
   tierOf(device: DeviceRecord): Tier {
     if (device.state === "quarantined" || device.state === "revoked") return "quarantine";

@@ -1,4 +1,11 @@
-import { ErrorBody } from "@vigil/contract";
+import {
+  ErrorBody,
+  IncidentDto,
+  IncidentFleetMeasuresDto,
+  IncidentListDto,
+  PlaybookListDto,
+  PlaybookValidationDto,
+} from "@vigil/contract";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { VigilError, iso, isVigilError } from "../../core/index.js";
@@ -11,50 +18,7 @@ const principalOf = (request: { principal?: Principal }) => request.principal as
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
-const IncidentDto = z.object({
-  id: z.string(),
-  device: z.string(),
-  state: z.enum(INCIDENT_STATES),
-  severity: z.string(),
-  rules: z.array(z.string()),
-  categories: z.array(z.string()),
-  evidenceCount: z.number(),
-  firstEvidenceAt: z.string(),
-  lastEvidenceAt: z.string(),
-  openedAt: z.string(),
-  containedAt: z.string().nullable(),
-  recoveringAt: z.string().nullable(),
-  resolvedAt: z.string().nullable(),
-  closedAt: z.string().nullable(),
-  playbooks: z.array(z.string()),
-  mitigation: z
-    .object({ kind: z.string(), tier: z.string(), since: z.string(), until: z.string().nullable(), releaseOn: z.string() })
-    .nullable(),
-  approval: z
-    .object({
-      id: z.string(),
-      playbook: z.string(),
-      actions: z.array(z.string()),
-      requestedAt: z.string(),
-      expiresAt: z.string(),
-      onTimeout: z.string(),
-      reason: z.string(),
-    })
-    .nullable(),
-  measures: z.object({ mttdMs: z.number(), timeToContainMs: z.number().nullable(), mttrMs: z.number().nullable() }),
-  timeline: z.array(
-    z.object({
-      at: z.string(),
-      kind: z.string(),
-      summary: z.string(),
-      ref: z.string().nullable(),
-      by: z.string(),
-      data: z.record(z.string(), z.unknown()).optional(),
-    }),
-  ),
-});
-
-function dto(i: Incident, withTimeline: boolean): z.infer<typeof IncidentDto> {
+function dto(i: Incident, withTimeline: boolean): IncidentDto {
   const m = measuresOf(i);
   return {
     id: i.id,
@@ -88,15 +52,9 @@ function dto(i: Incident, withTimeline: boolean): z.infer<typeof IncidentDto> {
           },
     measures: { mttdMs: m.mttd, timeToContainMs: m.timeToContain, mttrMs: m.mttr },
     timeline: withTimeline ? i.timeline.map((e) => ({ ...e, at: iso(e.at) })) : [],
+    drill: i.drill ?? null,
   };
 }
-
-const AggregateDto = z.object({
-  count: z.number(),
-  mean: z.number().nullable(),
-  median: z.number().nullable(),
-  max: z.number().nullable(),
-});
 
 /** Incidents (read: incidents:read; acting on them: incidents:write) and playbooks. */
 export const incidentRoutes: FastifyPluginAsyncZod<{ response: ResponseService; devices: DeviceRegistry }> = async (
@@ -131,7 +89,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ response: ResponseService; 
             limit: z.coerce.number().int().min(1).max(500).default(50),
           })
           .strict(),
-        response: { 200: z.object({ items: z.array(IncidentDto) }), ...errors },
+        response: { 200: IncidentListDto, ...errors },
       },
     },
     async (request) => {
@@ -158,7 +116,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ response: ResponseService; 
         tags: ["incidents"],
         summary: "MTTD, time to contain and MTTR over the fleet's incidents (ms): count, mean, median, max.",
         response: {
-          200: z.object({ incidents: z.number(), mttd: AggregateDto, timeToContain: AggregateDto, mttr: AggregateDto }),
+          200: IncidentFleetMeasuresDto,
           ...errors,
         },
       },
@@ -214,6 +172,11 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ response: ResponseService; 
       "Lifts the incident's mitigation (quarantine, throttle): the device gets its own tier back.",
       (id: string, by: string) => deps.response.release(id, by),
     ],
+    [
+      "readmit",
+      "Rolls a revocation back: the device may enrol again through the door (attestation, a new key).",
+      (id: string, by: string) => deps.response.readmit(id, by),
+    ],
     ["resolve", "Marks the incident resolved.", (id: string, by: string) => deps.response.transition(id, "resolved", by)],
     [
       "close",
@@ -241,7 +204,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ response: ResponseService; 
       schema: {
         tags: ["incidents"],
         summary: "The playbooks in force, in the order they are tried.",
-        response: { 200: z.object({ items: z.array(z.record(z.string(), z.unknown())) }), ...errors },
+        response: { 200: PlaybookListDto, ...errors },
       },
     },
     async () => ({ items: deps.response.playbooks.map((p) => ({ ...p })) }),
@@ -255,7 +218,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ response: ResponseService; 
         tags: ["incidents"],
         summary: "Validates playbooks (YAML or JSON text); PLAYBOOK_INVALID lists every problem.",
         body: z.object({ text: z.string().min(1).max(1_000_000), source: z.string().max(200).optional() }).strict(),
-        response: { 200: z.object({ playbooks: z.array(z.string()) }), ...errors },
+        response: { 200: PlaybookValidationDto, ...errors },
       },
     },
     async (request) => ({ playbooks: parsePlaybooks(request.body.text, request.body.source ?? "playbooks").map((p) => p.id) }),

@@ -12,3 +12,4 @@ export * from "./webauthn.js";
 export * from "./sealed-field.js";
 export * from "./master-key-ring.js";
 export * from "./ota-signing.js";
+export { TLS_CIPHERS, TLS_MIN_VERSION } from "./tls-policy.js";

@@ -93,10 +93,23 @@ interface SealedFile {
   readonly secret: SealedBlob;
 }
 
-/** Sealed keys as files `<dir>/<name>.sealed` (0600). */
+/**
+ * Sealed keys as files `<dir>/<name>.sealed` (0600). Writes (put, delete, re-wrap) run one at a
+ * time: a put racing a master-key re-wrap could otherwise land under the retiring key after
+ * the re-wrap listed the directory, or be overwritten by the re-wrap's copy of the old item
+ * (found by test/reliability/api-fuzz.test.ts). Reads need no lock: every file is replaced
+ * by one rename, and both keys unwrap while a rotation runs.
+ */
 export class SealedFileVault implements KeyVault {
   readonly #dir: string;
   readonly #master: MasterKeyProvider;
+  #writes: Promise<unknown> = Promise.resolve();
+
+  #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#writes.then(work);
+    this.#writes = run.catch(() => undefined);
+    return run;
+  }
 
   constructor(dir: string, master: MasterKeyProvider) {
     this.#dir = dir;
@@ -138,8 +151,12 @@ export class SealedFileVault implements KeyVault {
     }
   }
 
-  async put(name: string, secret: string): Promise<void> {
+  put(name: string, secret: string): Promise<void> {
     const file = this.#file(name);
+    return this.#exclusive(() => this.#put(name, file, secret));
+  }
+
+  async #put(name: string, file: string, secret: string): Promise<void> {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     const dek = randomBytes(32);
     const sealed: SealedFile = {
@@ -154,8 +171,9 @@ export class SealedFileVault implements KeyVault {
     await rename(tmp, file);
   }
 
-  async delete(name: string): Promise<void> {
-    await rm(this.#file(name), { force: true });
+  delete(name: string): Promise<void> {
+    const file = this.#file(name);
+    return this.#exclusive(() => rm(file, { force: true }));
   }
 
   /**
@@ -163,7 +181,11 @@ export class SealedFileVault implements KeyVault {
    * secrets themselves are not re-encrypted). Each file is replaced atomically, so the vault
    * stays readable throughout; returns how many items were re-wrapped.
    */
-  async rewrapAll(): Promise<number> {
+  rewrapAll(): Promise<number> {
+    return this.#exclusive(() => this.#rewrapAll());
+  }
+
+  async #rewrapAll(): Promise<number> {
     if (!existsSync(this.#dir)) return 0;
     let n = 0;
     for (const entry of await readdir(this.#dir)) {

@@ -90,12 +90,27 @@ export interface RotationResult {
  * replaces `<file>` in one rename, and the old key is forgotten. A crash at any point
  * leaves every item openable, and the next start (or a retry) resumes.
  */
-export async function rotateMasterKey(input: {
+export function rotateMasterKey(input: RotationInput): Promise<RotationResult> {
+  // One rotation of a ring at a time: two at once would both promote a key and race to
+  // rename the same `.next` file (found by test/reliability/api-fuzz.test.ts).
+  const run = (rotations.get(input.ring) ?? Promise.resolve()).then(() => rotateOnce(input));
+  rotations.set(
+    input.ring,
+    run.catch(() => undefined),
+  );
+  return run;
+}
+
+interface RotationInput {
   file: string;
   ring: MasterKeyRing;
   vault: Rewrappable;
   dataKeys: Rewrappable;
-}): Promise<RotationResult> {
+}
+
+const rotations = new WeakMap<MasterKeyRing, Promise<unknown>>();
+
+async function rotateOnce(input: RotationInput): Promise<RotationResult> {
   const { file, ring } = input;
   const previousMasterKeyId = ring.keyId;
   try {

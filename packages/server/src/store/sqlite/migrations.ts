@@ -401,6 +401,23 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 12,
+    name: "device-readmissions",
+    // A revoked device that may enroll again by passing the checks at the door (re-attestation,
+    // re-provisioning with a fresh key); one row per device, the newest request wins.
+    sql: `
+      CREATE TABLE device_readmissions (
+        device_id TEXT PRIMARY KEY REFERENCES devices(id),
+        reason TEXT NOT NULL,
+        incident TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        token_id TEXT,
+        readmitted_at INTEGER,
+        serial TEXT
+      ) STRICT;
+    `,
+  },
 ];
 
 export const latestVersion = migrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -1,3 +1,5 @@
+// SQLite-only audit behaviour (the offline snapshot of the file); the engine-neutral audit
+// repository tests are in ../repository-suite.ts.
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,55 +35,6 @@ function chain(from: number, n: number, prevHash: string): AuditEntry[] {
   }
   return out;
 }
-
-test("entries, checkpoints and keys round-trip; ranges are by seq", async () => {
-  const store = openSqliteStore(join(dir(), "vigil.db"), log);
-  const entries = chain(1, 25, GENESIS_HASH);
-  await store.audit.appendBatch(entries.slice(0, 10));
-  await store.audit.appendBatch(entries.slice(10));
-  assert.equal(await store.audit.count(), 25);
-  assert.deepEqual(await store.audit.last(), entries[24]);
-  assert.deepEqual(await store.audit.range(5, 3), entries.slice(4, 7));
-  assert.deepEqual(await store.audit.range(24, 100), entries.slice(23));
-  await store.audit.appendCheckpoint({ seq: 25, hash: entries[24]?.hash ?? "", at: 5 as Millis, keyId: "k1", signature: "c2ln" });
-  await store.audit.addKey({ id: "k1", algorithm: "ed25519", publicKey: "PEM", createdAt: 1 as Millis });
-  await store.audit.addKey({ id: "k1", algorithm: "ed25519", publicKey: "PEM", createdAt: 1 as Millis });
-  assert.deepEqual(await store.audit.checkpoints(), [
-    { seq: 25, hash: entries[24]?.hash, at: 5, keyId: "k1", signature: "c2ln" },
-  ]);
-  assert.equal((await store.audit.keys()).length, 1, "adding a known key is a no-op");
-  await store.close();
-});
-
-test("a batch is one transaction: a duplicate seq writes none of it and is STORE_CONFLICT", async () => {
-  const store = openSqliteStore(join(dir(), "vigil.db"), log);
-  const entries = chain(1, 5, GENESIS_HASH);
-  await store.audit.appendBatch(entries.slice(0, 3));
-  await assert.rejects(store.audit.appendBatch(entries.slice(2)), (e: unknown) => isVigilError(e, "STORE_CONFLICT"));
-  assert.equal(await store.audit.count(), 3, "entries 4 and 5 were not written either");
-  await store.close();
-});
-
-test("the audit tables refuse UPDATE and DELETE, even through raw SQL", async () => {
-  const file = join(dir(), "vigil.db");
-  const store = openSqliteStore(file, log);
-  await store.audit.appendBatch(chain(1, 2, GENESIS_HASH));
-  await store.audit.appendCheckpoint({ seq: 2, hash: "h", at: 1 as Millis, keyId: "k", signature: "s" });
-  await store.close();
-  const raw = new Database(file);
-  for (const sql of [
-    "UPDATE audit_entries SET actor = 'x' WHERE seq = 1",
-    "DELETE FROM audit_entries WHERE seq = 1",
-    "UPDATE audit_checkpoints SET hash = 'x'",
-    "DELETE FROM audit_checkpoints",
-    "INSERT INTO audit_keys VALUES ('k', 'ed25519', 'p', 1)",
-  ]) {
-    if (sql.startsWith("INSERT")) raw.exec(sql);
-    else assert.throws(() => raw.exec(sql), /append-only/, sql);
-  }
-  assert.throws(() => raw.exec("DELETE FROM audit_keys"), /append-only/);
-  raw.close();
-});
 
 test("the offline snapshot: a consistent read next to a running store, and a clean file read without leaving files behind", async () => {
   const d = dir();

@@ -1,3 +1,5 @@
+// SQLite-only behaviour (file damage, migrations of the file); what every engine must do is in
+// ../repository-suite.ts, run by sqlite-repository.test.ts and test/postgres-store.test.ts.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -5,7 +7,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import Database from "better-sqlite3";
 import { pino } from "pino";
-import { isVigilError, type DeviceId, type Millis, type OperatorId } from "../../core/index.js";
+import { isVigilError, type DeviceId, type Millis } from "../../core/index.js";
 import { newDeviceRecord } from "../../identity/index.js";
 import { openSqliteStore } from "./sqlite-store.js";
 import { latestVersion, migrations } from "./migrations.js";
@@ -78,52 +80,4 @@ test("a database from a newer Vigil is refused with STORE_TOO_NEW, not downgrade
     () => openSqliteStore(file, log),
     (e: unknown) => isVigilError(e, "STORE_TOO_NEW"),
   );
-});
-
-test("duplicates are STORE_CONFLICT and leave the first record unchanged", async () => {
-  const store = openSqliteStore(join(dir(), "vigil.db"), log);
-  await store.devices.insert(device("same"));
-  await assert.rejects(store.devices.insert({ ...device("same", "active"), profile: "other" }), (e: unknown) =>
-    isVigilError(e, "STORE_CONFLICT"),
-  );
-  assert.equal((await store.devices.get("same" as DeviceId))?.profile, "sensor");
-  const op = {
-    id: "op_1" as OperatorId,
-    username: "ann",
-    passwordHash: "h",
-    role: "admin" as const,
-    mustChangePassword: false,
-    sites: ["*"],
-    disabledAt: null,
-    createdAt: 1 as Millis,
-    updatedAt: 1 as Millis,
-  };
-  await store.operators.insert(op);
-  await assert.rejects(store.operators.insert({ ...op, id: "op_2" as OperatorId }), (e: unknown) =>
-    isVigilError(e, "STORE_CONFLICT"),
-  );
-  await store.close();
-});
-
-test("device pages are ordered by id, filtered by state, and the cursor walks them all", async () => {
-  const store = openSqliteStore(join(dir(), "vigil.db"), log);
-  for (let i = 0; i < 25; i++)
-    await store.devices.insert(device(`d-${String(i).padStart(2, "0")}`, i % 5 === 0 ? "active" : "pending"));
-  const seen: string[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const page = await store.devices.list({ limit: 10, after });
-    seen.push(...page.items.map((d) => d.id));
-    if (page.next === null) break;
-    after = page.next;
-  }
-  assert.equal(seen.length, 25);
-  assert.deepEqual(seen, [...seen].sort());
-  const active = await store.devices.list({ limit: 100, state: "active" });
-  assert.deepEqual(
-    active.items.map((d) => d.id),
-    ["d-00", "d-05", "d-10", "d-15", "d-20"],
-  );
-  assert.equal(active.next, null);
-  await store.close();
 });

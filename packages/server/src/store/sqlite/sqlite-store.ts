@@ -3,7 +3,8 @@ import { VigilError, type Logger } from "../../core/index.js";
 import type { EnrollmentLedger, EnrollmentTokenRepository, ManufacturerRepository } from "../../enrollment/index.js";
 import type { CertificateRepository, DataKeyRepository, DeviceRepository } from "../../identity/index.js";
 import type { MfaRepository, OperatorRepository, SessionRepository, TokenRepository } from "../../operators/index.js";
-import type { Store } from "../ports.js";
+import type { JobLock, Store } from "../ports.js";
+import { InProcessJobLock } from "../job-lock.js";
 import { sqliteCode } from "./sql-errors.js";
 import { SqliteAudit } from "./sqlite-audit.js";
 import {
@@ -20,6 +21,7 @@ import { SqliteOta } from "./sqlite-ota.js";
 import { SqliteAssessment } from "./sqlite-assessment.js";
 import { SqliteLegacyCredentials } from "./sqlite-legacy-credentials.js";
 import { SqliteDeadLetters, SqliteIncidents } from "./sqlite-incidents.js";
+import { SqliteReadmissions } from "./sqlite-readmissions.js";
 
 type Db = Database.Database;
 
@@ -143,6 +145,8 @@ class SqliteStore implements Store {
   readonly legacyCredentials: SqliteLegacyCredentials;
   readonly incidents: SqliteIncidents;
   readonly deadLetters: SqliteDeadLetters;
+  readonly jobs: JobLock = new InProcessJobLock();
+  readonly readmissions: SqliteReadmissions;
   readonly #db: Db;
 
   constructor(db: Db, file: string) {
@@ -165,6 +169,7 @@ class SqliteStore implements Store {
     this.legacyCredentials = new SqliteLegacyCredentials(db);
     this.incidents = new SqliteIncidents(db);
     this.deadLetters = new SqliteDeadLetters(db);
+    this.readmissions = new SqliteReadmissions(db);
   }
 
   async schemaVersion(): Promise<number> {

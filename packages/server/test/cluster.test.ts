@@ -1,0 +1,182 @@
+// Several gateway nodes on the real Redis of this machine: node B is a full Platform (the
+// control node, which decides), nodes A and C are gateway nodes in child processes sharing
+// B's store (PostgreSQL), CA and master key (joinCluster), MQTT routing and sessions (Redis).
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { test } from "node:test";
+import type { MqttClient } from "mqtt";
+import { closedOf, connectDevice, enrollDevice, waitFor } from "./gateway-support.js";
+import { needServices, redisDb, startChildNode, startControl, type ChildNode } from "./cluster-support.js";
+import { freshDatabase, needPostgres } from "./postgres-support.js";
+import { tempDir } from "./support.js";
+
+const suffix = () => randomBytes(3).toString("hex");
+
+/** Cleanup bounded in time: a stop that hangs fails the test instead of hanging the suite. */
+async function bounded(what: string, work: () => Promise<void>, ms = 20_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([work(), limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test("three nodes: a publish on node A reaches a subscriber on node C; a quarantine decided on node B takes effect on node A; one identity on two nodes is caught", async (t) => {
+  if (!(await needServices(t)) || !(await needPostgres(t))) return;
+  const redis = await redisDb(11);
+  const pg = await freshDatabase();
+  const prefix = `t${suffix()}`;
+  const b = await startControl(redis.url, prefix, pg.url);
+  const nodes: ChildNode[] = [];
+  const clients: MqttClient[] = [];
+  const dir = tempDir();
+  t.after(() =>
+    bounded("stopping the cluster", async () => {
+      for (const c of clients) c.end(true);
+      for (const n of nodes) await n.kill();
+      await b.stop();
+      await redis.clean();
+      await pg.drop();
+      dir.remove();
+    }),
+  );
+  const s = suffix();
+  const pub = await enrollDevice(b.platform, dir.path, `pub-${s}`, "plc");
+  const svc = await enrollDevice(b.platform, dir.path, `svc-${s}`, "plc");
+  const target = await enrollDevice(b.platform, dir.path, `dev-${s}`, "plc");
+  const services = { [svc.deviceId]: ["devices/+/telemetry"] };
+  const a = await startChildNode({ name: "node-a", control: b, redisUrl: redis.url, prefix, services, postgresUrl: pg.url });
+  nodes.push(a);
+  const c = await startChildNode({ name: "node-c", control: b, redisUrl: redis.url, prefix, services, postgresUrl: pg.url });
+  nodes.push(c);
+
+  // Routing: publish on A, subscriber on C.
+  const subscriber = await connectDevice(c.url, svc);
+  clients.push(subscriber);
+  const received: string[] = [];
+  subscriber.on("message", (topic, payload) => received.push(`${topic} ${payload.toString()}`));
+  await subscriber.subscribeAsync("devices/+/telemetry", { qos: 1 });
+  const publisher = await connectDevice(a.url, pub);
+  clients.push(publisher);
+  await publisher.publishAsync(`devices/${pub.deviceId}/telemetry`, "from node A", { qos: 1 });
+  await waitFor(() => received.length > 0, 5000, "the message published on node A to reach node C");
+  assert.deepEqual(received, [`devices/${pub.deviceId}/telemetry from node A`]);
+
+  // Quarantine decided on B (through the enforcement port trust, detection and response use).
+  const device = await connectDevice(a.url, target);
+  clients.push(device);
+  await device.publishAsync(`devices/${target.deviceId}/telemetry`, "allowed", { qos: 1 });
+  await waitFor(() => received.length === 2, 5000, "the allowed message");
+  const local = await b.platform.cluster.enforcement!.quarantine(target.deviceId, "test: incident on node B");
+  assert.equal(local, 0, "node B holds no session of that device");
+  await waitFor(
+    () => a.lines.some((l) => l.applied === "tier" && l.device === target.deviceId && l.tier === "quarantine"),
+    5000,
+    "node A to apply the quarantine",
+  );
+  const closed = closedOf(device);
+  device.publish(`devices/${target.deviceId}/telemetry`, "forbidden now", { qos: 1 });
+  await closed;
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(received.length, 2, "the forbidden publish was not delivered");
+  assert.equal(b.platform.cluster.bus?.stats.sent, 1);
+
+  // The same identity on two nodes: connected to A, then to C.
+  const first = await connectDevice(a.url, pub, { clientId: pub.deviceId });
+  clients.push(first);
+  const firstClosed = closedOf(first);
+  publisher.end(true);
+  const second = await connectDevice(c.url, pub);
+  clients.push(second);
+  await waitFor(
+    () => c.lines.some((l) => l.signal === "identity.cloned_suspected" && l.device === pub.deviceId),
+    5000,
+    "node C to raise identity.cloned_suspected",
+  );
+  const clone = c.lines.find((l) => l.signal === "identity.cloned_suspected") as { remotes: string[] };
+  assert.match(clone.remotes[0]!, /node node-a/);
+  assert.match(clone.remotes[1]!, /node node-c/);
+  await firstClosed; // aedes ends the older session across nodes ($SYS/<node>/new/clients)
+  assert.equal(second.connected, true);
+});
+
+test("kill -9 of a node under QoS 1 load: its devices reconnect to another node and no acknowledged message is lost", async (t) => {
+  if (!(await needServices(t)) || !(await needPostgres(t))) return;
+  const redis = await redisDb(12);
+  const pg = await freshDatabase();
+  const prefix = `t${suffix()}`;
+  const b = await startControl(redis.url, prefix, pg.url);
+  const nodes: ChildNode[] = [];
+  const clients: MqttClient[] = [];
+  const dir = tempDir();
+  t.after(() =>
+    bounded("stopping the cluster", async () => {
+      for (const c of clients) c.end(true);
+      for (const n of nodes) await n.kill();
+      await b.stop();
+      await redis.clean();
+      await pg.drop();
+      dir.remove();
+    }),
+  );
+  const s = suffix();
+  const svc = await enrollDevice(b.platform, dir.path, `svc-${s}`, "plc");
+  const pubs: Awaited<ReturnType<typeof enrollDevice>>[] = [];
+  for (let i = 0; i < 4; i++) pubs.push(await enrollDevice(b.platform, dir.path, `pub${i}-${s}`, "plc"));
+  const services = { [svc.deviceId]: ["devices/+/telemetry"] };
+  const a = await startChildNode({ name: "node-a", control: b, redisUrl: redis.url, prefix, services, postgresUrl: pg.url });
+  nodes.push(a);
+  const c = await startChildNode({ name: "node-c", control: b, redisUrl: redis.url, prefix, services, postgresUrl: pg.url });
+  nodes.push(c);
+
+  // The subscriber has a persistent session (clean: false) on A, the node that will die.
+  const got = new Set<string>();
+  const onMessage = (_topic: string, payload: Buffer) => got.add(payload.toString());
+  const sub1 = await connectDevice(a.url, svc, { clean: false });
+  clients.push(sub1);
+  sub1.on("message", onMessage);
+  await sub1.subscribeAsync("devices/+/telemetry", { qos: 1 });
+
+  const acked = new Set<string>();
+  const perPublisher = 60;
+  let killed = false;
+  const run = async (creds: (typeof pubs)[number], startOn: ChildNode) => {
+    let client = await connectDevice(startOn.url, creds);
+    clients.push(client);
+    for (let i = 0; i < perPublisher; i++) {
+      if (!client.connected) {
+        client.end(true);
+        client = await connectDevice(c.url, creds);
+        clients.push(client);
+      }
+      const id = `${creds.deviceId}:${i}`;
+      try {
+        await client.publishAsync(`devices/${creds.deviceId}/telemetry`, id, { qos: 1 });
+        acked.add(id);
+      } catch {
+        // Not acknowledged (its node died): the device does not count it as sent.
+      }
+      await new Promise((r) => setTimeout(r, 120));
+    }
+  };
+  const load = Promise.all(pubs.map((p, i) => run(p, i < 2 ? a : c)));
+  await waitFor(() => acked.size >= 40, 20_000, "load to build up");
+  await a.kill("SIGKILL");
+  killed = true;
+  // The subscriber reconnects to C with its session and receives what was queued for it.
+  const sub2 = await connectDevice(c.url, svc, { clean: false });
+  clients.push(sub2);
+  sub2.on("message", onMessage);
+  await load;
+  assert.ok(killed);
+  await waitFor(() => [...acked].every((id) => got.has(id)), 15_000, "every acknowledged message to arrive").catch(
+    () => undefined,
+  );
+  const lost = [...acked].filter((id) => !got.has(id));
+  assert.deepEqual(lost, [], `${lost.length} of ${acked.size} acknowledged messages lost`);
+  assert.ok(acked.size > perPublisher * 2, `load ran across the kill (${acked.size} acknowledged)`);
+});
