@@ -4,95 +4,26 @@ import type {
   CheckRunRecord,
   FindingRecord,
   FindingStatus,
-  SbomComponent,
   SbomRecord,
   SbomSummary,
-  Severity,
   VexStatement,
 } from "../../assessment/index.js";
 import type { DeviceId, Millis } from "../../core/index.js";
 import type { Db } from "./postgres-db.js";
-
-interface SbomRow {
-  id: string;
-  profile: string;
-  firmware_version: string;
-  spec_version: string;
-  serial_number: string | null;
-  bom_version: number;
-  subject_name: string | null;
-  sha256: string;
-  components?: string;
-  component_count: number;
-  imported_at: number;
-  imported_by: string;
-}
-
-interface FindingRow {
-  device_id: string;
-  advisory_id: string;
-  component: string;
-  component_version: string;
-  sbom_id: string;
-  severity: string;
-  cvss: number | null;
-  fixed_version: string | null;
-  status: string;
-  resolution: string | null;
-  first_seen_at: number;
-  last_seen_at: number;
-  resolved_at: number | null;
-}
-
-interface VexRow {
-  vulnerability: string;
-  package_key: string;
-  version: string;
-  sbom_serial: string;
-  state: string;
-  justification: string | null;
-  detail: string | null;
-}
-
-const SUMMARY_COLUMNS =
-  "id, profile, firmware_version, spec_version, serial_number, bom_version, subject_name, sha256, component_count, imported_at, imported_by";
-
-function toSummary(row: SbomRow): SbomSummary {
-  return {
-    id: row.id,
-    profile: row.profile === "" ? null : row.profile,
-    firmwareVersion: row.firmware_version,
-    specVersion: row.spec_version,
-    serialNumber: row.serial_number,
-    bomVersion: row.bom_version,
-    subjectName: row.subject_name,
-    sha256: row.sha256,
-    componentCount: row.component_count,
-    importedAt: row.imported_at as Millis,
-    importedBy: row.imported_by,
-  };
-}
-
-function toSbom(row: SbomRow): SbomRecord {
-  const { componentCount: _count, ...summary } = toSummary(row);
-  return { ...summary, components: JSON.parse(row.components ?? "[]") as SbomComponent[] };
-}
-
-const toFinding = (row: FindingRow): FindingRecord => ({
-  deviceId: row.device_id as DeviceId,
-  advisoryId: row.advisory_id,
-  component: row.component,
-  componentVersion: row.component_version,
-  sbomId: row.sbom_id,
-  severity: row.severity as Severity,
-  cvss: row.cvss,
-  fixedVersion: row.fixed_version,
-  status: row.status as FindingStatus,
-  resolution: row.resolution as FindingRecord["resolution"],
-  firstSeenAt: row.first_seen_at as Millis,
-  lastSeenAt: row.last_seen_at as Millis,
-  resolvedAt: row.resolved_at as Millis | null,
-});
+import {
+  type CheckRunRow,
+  toCheckRun,
+  type SbomRow,
+  type FindingRow,
+  type VexRow,
+  SUMMARY_COLUMNS,
+  toSummary,
+  toSbom,
+  toFinding,
+  sbomParams,
+  findingParams,
+  toVex,
+} from "../rows/assessment-rows.js";
 
 /** The assessment module's repository (SBOMs, advisories, VEX, findings, audit-check runs). */
 export class PostgresAssessment implements AssessmentRepository {
@@ -109,20 +40,7 @@ export class PostgresAssessment implements AssessmentRepository {
        ON CONFLICT (profile, firmware_version) DO UPDATE SET spec_version = excluded.spec_version, serial_number = excluded.serial_number,
          bom_version = excluded.bom_version, subject_name = excluded.subject_name, sha256 = excluded.sha256, components = excluded.components,
          component_count = excluded.component_count, imported_at = excluded.imported_at, imported_by = excluded.imported_by`,
-      [
-        r.id,
-        r.profile ?? "",
-        r.firmwareVersion,
-        r.specVersion,
-        r.serialNumber,
-        r.bomVersion,
-        r.subjectName,
-        r.sha256,
-        JSON.stringify(r.components),
-        r.components.length,
-        r.importedAt,
-        r.importedBy,
-      ],
+      sbomParams(r),
     );
   }
 
@@ -237,15 +155,7 @@ export class PostgresAssessment implements AssessmentRepository {
 
   async listVex(): Promise<VexStatement[]> {
     const { rows } = await this.#db.query<VexRow>("SELECT * FROM vex_statements ORDER BY vulnerability, package_key");
-    return rows.map((r) => ({
-      vulnerability: r.vulnerability,
-      packageKey: r.package_key,
-      version: r.version === "" ? null : r.version,
-      sbomSerial: r.sbom_serial === "" ? null : r.sbom_serial,
-      state: r.state as VexStatement["state"],
-      justification: r.justification,
-      detail: r.detail,
-    }));
+    return rows.map(toVex);
   }
 
   async listFindings(query: { deviceId?: DeviceId | undefined; status?: FindingStatus | undefined }): Promise<FindingRecord[]> {
@@ -275,21 +185,7 @@ export class PostgresAssessment implements AssessmentRepository {
            ON CONFLICT (device_id, advisory_id, component) DO UPDATE SET component_version = excluded.component_version, sbom_id = excluded.sbom_id,
              severity = excluded.severity, cvss = excluded.cvss, fixed_version = excluded.fixed_version, status = excluded.status,
              resolution = excluded.resolution, first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at, resolved_at = excluded.resolved_at`,
-          values: [
-            f.deviceId,
-            f.advisoryId,
-            f.component,
-            f.componentVersion,
-            f.sbomId,
-            f.severity,
-            f.cvss,
-            f.fixedVersion,
-            f.status,
-            f.resolution,
-            f.firstSeenAt,
-            f.lastSeenAt,
-            f.resolvedAt,
-          ],
+          values: findingParams(f),
         });
       }
     });
@@ -311,16 +207,10 @@ export class PostgresAssessment implements AssessmentRepository {
   }
 
   async lastCheckRun(): Promise<CheckRunRecord | undefined> {
-    const { rows } = await this.#db.query<{ id: string; at: number; trigger: string; results: string }>(
+    const { rows } = await this.#db.query<CheckRunRow>(
       "SELECT id, at, trigger, results FROM audit_check_runs ORDER BY at DESC, ord DESC LIMIT 1",
     );
     const row = rows[0];
-    if (row === undefined) return undefined;
-    return {
-      id: row.id,
-      at: row.at as Millis,
-      trigger: row.trigger as CheckRunRecord["trigger"],
-      results: JSON.parse(row.results) as unknown[],
-    };
+    return row === undefined ? undefined : toCheckRun(row);
   }
 }

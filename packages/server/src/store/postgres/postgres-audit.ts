@@ -4,45 +4,7 @@ import type { AuditCheckpoint, AuditEntry, AuditKeyRecord, AuditReader, AuditRep
 import type { Millis } from "../../core/index.js";
 import { connectError, redactPostgresUrl } from "./postgres-connect.js";
 import { conflict, isUniqueViolation, placeholders, vigilTypes, type Db } from "./postgres-db.js";
-
-interface EntryRow {
-  seq: number;
-  at: number;
-  actor: string;
-  action: string;
-  target: string | null;
-  outcome: string;
-  details: string;
-  prev_hash: string;
-  hash: string;
-}
-
-interface CheckpointRow {
-  seq: number;
-  hash: string;
-  at: number;
-  key_id: string;
-  signature: string;
-}
-
-interface KeyRow {
-  id: string;
-  algorithm: string;
-  public_key: string;
-  created_at: number;
-}
-
-const toEntry = (r: EntryRow): AuditEntry => ({
-  seq: r.seq,
-  at: r.at as Millis,
-  actor: r.actor,
-  action: r.action,
-  target: r.target,
-  outcome: r.outcome,
-  details: r.details,
-  prevHash: r.prev_hash,
-  hash: r.hash,
-});
+import { type EntryRow, type CheckpointRow, type KeyRow, toEntry } from "../rows/audit-rows.js";
 
 /**
  * Key of the transaction-level advisory lock that serialises audit appends across every

@@ -8,7 +8,6 @@ import type {
   ManufacturerRepository,
 } from "../../enrollment/index.js";
 import type {
-  AttestationMethod,
   CertificateRecord,
   CertificateRepository,
   DevicePage,
@@ -17,68 +16,19 @@ import type {
   DeviceState,
 } from "../../identity/index.js";
 import { conflict, constraintOf, isUniqueViolation, placeholders, type Db } from "./postgres-db.js";
+import {
+  type DeviceRow,
+  DEVICE_COLUMNS,
+  deviceParams,
+  toDevice,
+  type CertificateRow,
+  toCertificate,
+  certificateParams,
+  completeDeviceParams,
+} from "../rows/device-rows.js";
+import { manufacturerParams, type ManufacturerRow, toManufacturer, type TokenRow, toToken } from "../rows/enrollment-rows.js";
 
-interface DeviceRow {
-  id: string;
-  profile: string | null;
-  state: string;
-  firmware_version: string | null;
-  created_at: number;
-  last_seen_at: number | null;
-  attestation_method: string | null;
-  attestation_strength: number | null;
-  key_type: string | null;
-  sbom_ref: string | null;
-  expected_key_sha256: string | null;
-  manufacturer_id: string | null;
-  enrolled_at: number | null;
-  factory_cert_sha256: string | null;
-  site: string;
-}
-
-const DEVICE_COLUMNS =
-  "id, profile, state, firmware_version, created_at, last_seen_at, attestation_method, attestation_strength, key_type, sbom_ref, expected_key_sha256, manufacturer_id, enrolled_at, factory_cert_sha256, site";
 const INSERT_DEVICE = `INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (${placeholders(15)})`;
-
-function deviceParams(r: DeviceRecord): unknown[] {
-  return [
-    r.id,
-    r.profile,
-    r.state,
-    r.firmwareVersion,
-    r.createdAt,
-    r.lastSeenAt,
-    r.attestationMethod,
-    r.attestationStrength,
-    r.keyType,
-    r.sbomRef,
-    r.expectedKeySha256,
-    r.manufacturerId,
-    r.enrolledAt,
-    r.factoryCertSha256,
-    r.site,
-  ];
-}
-
-function toDevice(row: DeviceRow): DeviceRecord {
-  return {
-    id: row.id as DeviceId,
-    profile: row.profile,
-    state: row.state as DeviceState,
-    firmwareVersion: row.firmware_version,
-    createdAt: row.created_at as Millis,
-    lastSeenAt: row.last_seen_at as Millis | null,
-    attestationMethod: row.attestation_method as AttestationMethod | null,
-    attestationStrength: row.attestation_strength,
-    keyType: row.key_type,
-    sbomRef: row.sbom_ref,
-    expectedKeySha256: row.expected_key_sha256,
-    manufacturerId: row.manufacturer_id,
-    enrolledAt: row.enrolled_at as Millis | null,
-    factoryCertSha256: row.factory_cert_sha256,
-    site: row.site,
-  };
-}
 
 export class PostgresDevices implements DeviceRepository {
   readonly #db: Db;
@@ -162,34 +112,6 @@ export class PostgresDevices implements DeviceRepository {
   }
 }
 
-interface CertificateRow {
-  serial: string;
-  device_id: string;
-  subject: string;
-  not_before: number;
-  not_after: number;
-  key_sha256: string;
-  pem: string;
-  issued_at: number;
-  revoked_at: number | null;
-  revocation_reason: string | null;
-}
-
-function toCertificate(row: CertificateRow): CertificateRecord {
-  return {
-    serial: row.serial,
-    deviceId: row.device_id as DeviceId,
-    subject: row.subject,
-    notBefore: row.not_before as Millis,
-    notAfter: row.not_after as Millis,
-    keySha256: row.key_sha256,
-    pem: row.pem,
-    issuedAt: row.issued_at as Millis,
-    revokedAt: row.revoked_at as Millis | null,
-    revocationReason: row.revocation_reason,
-  };
-}
-
 export class PostgresCertificates implements CertificateRepository {
   readonly #db: Db;
 
@@ -234,28 +156,6 @@ export class PostgresCertificates implements CertificateRepository {
   }
 }
 
-interface ManufacturerRow {
-  id: string;
-  name: string;
-  ca_pem: string;
-  ca_sha256: string;
-  serial_allowlist: string | null;
-  created_at: number;
-  revoked_at: number | null;
-}
-
-function toManufacturer(row: ManufacturerRow): ManufacturerRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    caPem: row.ca_pem,
-    caSha256: row.ca_sha256,
-    serialAllowlist: row.serial_allowlist === null ? null : (JSON.parse(row.serial_allowlist) as string[]),
-    createdAt: row.created_at as Millis,
-    revokedAt: row.revoked_at as Millis | null,
-  };
-}
-
 export class PostgresManufacturers implements ManufacturerRepository {
   readonly #db: Db;
 
@@ -267,15 +167,7 @@ export class PostgresManufacturers implements ManufacturerRepository {
     try {
       await this.#db.query(
         "INSERT INTO manufacturers (id, name, ca_pem, ca_sha256, serial_allowlist, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        [
-          r.id,
-          r.name,
-          r.caPem,
-          r.caSha256,
-          r.serialAllowlist === null ? null : JSON.stringify(r.serialAllowlist),
-          r.createdAt,
-          r.revokedAt,
-        ],
+        manufacturerParams(r),
       );
     } catch (error) {
       if (isUniqueViolation(error)) throw conflict(`manufacturer ${r.name} (or its CA)`, error);
@@ -299,32 +191,6 @@ export class PostgresManufacturers implements ManufacturerRepository {
     ]);
     return result.rowCount === 1;
   }
-}
-
-interface TokenRow {
-  id: string;
-  secret_hash: string;
-  profile: string;
-  device_id: string | null;
-  created_at: number;
-  expires_at: number;
-  used_at: number | null;
-  used_by_device: string | null;
-  created_by: string;
-}
-
-function toToken(row: TokenRow): EnrollmentTokenRecord {
-  return {
-    id: row.id,
-    secretHash: row.secret_hash,
-    profile: row.profile,
-    deviceId: row.device_id as DeviceId | null,
-    createdAt: row.created_at as Millis,
-    expiresAt: row.expires_at as Millis,
-    usedAt: row.used_at as Millis | null,
-    usedByDevice: row.used_by_device as DeviceId | null,
-    createdBy: row.created_by,
-  };
 }
 
 export class PostgresEnrollmentTokens implements EnrollmentTokenRepository {
@@ -412,19 +278,7 @@ export class PostgresEnrollmentLedger implements EnrollmentLedger {
         const changed = await client.query(
           `UPDATE devices SET profile = $1, state = $2, firmware_version = $3, attestation_method = $4, attestation_strength = $5, key_type = $6, sbom_ref = $7, manufacturer_id = $8, enrolled_at = $9, factory_cert_sha256 = $10
            WHERE id = $11 AND state = 'pending'`,
-          [
-            d.profile,
-            d.state,
-            d.firmwareVersion,
-            d.attestationMethod,
-            d.attestationStrength,
-            d.keyType,
-            d.sbomRef,
-            d.manufacturerId,
-            d.enrolledAt,
-            d.factoryCertSha256,
-            d.id,
-          ],
+          completeDeviceParams(d),
         );
         if (changed.rowCount !== 1)
           throw new VigilError("ENROLLMENT_ALREADY_ENROLLED", `device ${d.id} was enrolled meanwhile`, {
@@ -462,17 +316,6 @@ async function storeCert(client: PoolClient, c: CertificateRecord): Promise<void
   await client.query({
     name: "vigil_cert_insert",
     text: INSERT_CERT,
-    values: [
-      c.serial,
-      c.deviceId,
-      c.subject,
-      c.notBefore,
-      c.notAfter,
-      c.keySha256,
-      c.pem,
-      c.issuedAt,
-      c.revokedAt,
-      c.revocationReason,
-    ],
+    values: certificateParams(c),
   });
 }

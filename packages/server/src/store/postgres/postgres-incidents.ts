@@ -2,8 +2,7 @@ import type { DeviceId, Millis } from "../../core/index.js";
 import type { LegacyCredential, LegacyCredentialRepository } from "../../gateway/legacy-passwords.js";
 import type { DeadLetter, DeadLetterRepository, Incident, IncidentRepository, IncidentState } from "../../response/index.js";
 import type { Db } from "./postgres-db.js";
-
-const parse = (row: { body: string }): Incident => JSON.parse(row.body) as Incident;
+import { deadLetterParams, toDeadLetter, toIncident, type DeadLetterRow, type IncidentRow } from "../rows/incident-rows.js";
 
 /** Incidents: indexed columns for queries, the whole incident as JSON text. */
 export class PostgresIncidents implements IncidentRepository {
@@ -23,15 +22,15 @@ export class PostgresIncidents implements IncidentRepository {
   }
 
   async get(id: string): Promise<Incident | undefined> {
-    const { rows } = await this.#db.query<{ body: string }>("SELECT body FROM incidents WHERE id = $1", [id]);
-    return rows[0] && parse(rows[0]);
+    const { rows } = await this.#db.query<IncidentRow>("SELECT body FROM incidents WHERE id = $1", [id]);
+    return rows[0] && toIncident(rows[0]);
   }
 
   async listActive(): Promise<Incident[]> {
-    const { rows } = await this.#db.query<{ body: string }>(
+    const { rows } = await this.#db.query<IncidentRow>(
       "SELECT body FROM incidents WHERE state IN ('open', 'contained', 'recovering') ORDER BY opened_at",
     );
-    return rows.map(parse);
+    return rows.map(toIncident);
   }
 
   async list(query: { limit: number; state?: IncidentState | undefined; device?: DeviceId | undefined }): Promise<Incident[]> {
@@ -47,7 +46,7 @@ export class PostgresIncidents implements IncidentRepository {
     }
     args.push(query.limit);
     const sql = `SELECT body FROM incidents ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY opened_at DESC, id LIMIT $${args.length}`;
-    return (await this.#db.query<{ body: string }>(sql, args)).rows.map(parse);
+    return (await this.#db.query<IncidentRow>(sql, args)).rows.map(toIncident);
   }
 }
 
@@ -64,21 +63,15 @@ export class PostgresDeadLetters implements DeadLetterRepository {
       `INSERT INTO response_dead_letters (id, at, sink, url, attempts, error, event) VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (id) DO UPDATE SET at = excluded.at, sink = excluded.sink, url = excluded.url, attempts = excluded.attempts,
          error = excluded.error, event = excluded.event`,
-      [l.id, l.at, l.sink, l.url, l.attempts, l.error, JSON.stringify(l.event)],
+      deadLetterParams(l),
     );
   }
 
   async list(limit: number): Promise<DeadLetter[]> {
-    const { rows } = await this.#db.query<{
-      id: string;
-      at: number;
-      sink: string;
-      url: string;
-      attempts: number;
-      error: string;
-      event: string;
-    }>("SELECT * FROM response_dead_letters ORDER BY at DESC LIMIT $1", [limit]);
-    return rows.map((r) => ({ ...r, event: JSON.parse(r.event) as DeadLetter["event"] }));
+    const { rows } = await this.#db.query<DeadLetterRow>("SELECT * FROM response_dead_letters ORDER BY at DESC LIMIT $1", [
+      limit,
+    ]);
+    return rows.map(toDeadLetter);
   }
 }
 

@@ -14,6 +14,7 @@ import type {
   WebAuthnCredentialRecord,
 } from "../../operators/index.js";
 import { conflict, isUniqueViolation, type Db } from "./postgres-db.js";
+import { toWebAuthn, type WebAuthnRow, type DataKeyRow, toDataKey } from "../rows/operator-rows.js";
 
 interface OperatorRow {
   id: string;
@@ -186,17 +187,6 @@ export class PostgresTokens implements TokenRepository {
   }
 }
 
-interface WebAuthnRow {
-  id: string;
-  operator_id: string;
-  name: string;
-  public_key: string;
-  counter: number;
-  transports: string;
-  created_at: number;
-  last_used_at: number | null;
-}
-
 interface MfaRow {
   totp_secret: string | null;
   totp_pending: string | null;
@@ -300,16 +290,7 @@ export class PostgresMfa implements MfaRepository {
       "SELECT * FROM webauthn_credentials WHERE operator_id = $1 ORDER BY created_at",
       [operatorId],
     );
-    return rows.map((r) => ({
-      id: r.id,
-      operatorId: r.operator_id as OperatorId,
-      name: r.name,
-      publicKey: r.public_key,
-      counter: r.counter,
-      transports: JSON.parse(r.transports) as string[],
-      createdAt: r.created_at as Millis,
-      lastUsedAt: r.last_used_at as Millis | null,
-    }));
+    return rows.map(toWebAuthn);
   }
 
   async updateWebAuthnCounter(id: string, counter: number, at: Millis): Promise<void> {
@@ -406,22 +387,6 @@ export class PostgresSessions implements SessionRepository {
     );
   }
 }
-
-interface DataKeyRow {
-  name: string;
-  master_key_id: string;
-  wrapped: string;
-  created_at: number;
-  rewrapped_at: number | null;
-}
-
-const toDataKey = (r: DataKeyRow): DataKeyRecord => ({
-  name: r.name,
-  masterKeyId: r.master_key_id,
-  wrapped: JSON.parse(r.wrapped) as SealedBlob,
-  createdAt: r.created_at as Millis,
-  rewrappedAt: r.rewrapped_at as Millis | null,
-});
 
 export class PostgresDataKeys implements DataKeyRepository {
   readonly #db: Db;

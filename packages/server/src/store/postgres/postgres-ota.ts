@@ -1,4 +1,3 @@
-import type { OtaCampaignState } from "@vigil/contract";
 import type { DeviceId, Millis } from "../../core/index.js";
 import type {
   CampaignRecord,
@@ -10,38 +9,7 @@ import type {
   TargetState,
 } from "../../ota/index.js";
 import { conflict, isUniqueViolation, type Db } from "./postgres-db.js";
-
-interface ArtifactRow {
-  name: string;
-  version: string;
-  profile: string;
-  hardware: string;
-  min_version: string | null;
-  counter: number;
-  sha256: string;
-  length: number;
-  sbom_ref: string | null;
-  file: string;
-  created_at: number;
-  created_by: string;
-}
-
-interface CampaignRow {
-  id: string;
-  name: string;
-  artifact: string;
-  version: string;
-  state: string;
-  wave: number;
-  waves: number;
-  selector: string;
-  options: string;
-  halt_reason: string | null;
-  baseline: string;
-  created_at: number;
-  updated_at: number;
-  created_by: string;
-}
+import { campaignParams, artifactParams, type ArtifactRow, type CampaignRow, toArtifact, toCampaign } from "../rows/ota-rows.js";
 
 interface TargetRow {
   campaign_id: string;
@@ -60,38 +28,6 @@ interface MetadataRow {
   body: string;
   created_at: number;
 }
-
-const toArtifact = (r: ArtifactRow): OtaArtifactRecord => ({
-  name: r.name,
-  version: r.version,
-  profile: r.profile,
-  hardware: JSON.parse(r.hardware) as string[],
-  minVersion: r.min_version,
-  counter: r.counter,
-  sha256: r.sha256,
-  length: r.length,
-  sbomRef: r.sbom_ref,
-  file: r.file,
-  createdAt: r.created_at as Millis,
-  createdBy: r.created_by,
-});
-
-const toCampaign = (r: CampaignRow): CampaignRecord => ({
-  id: r.id,
-  name: r.name,
-  artifact: r.artifact,
-  version: r.version,
-  state: r.state as OtaCampaignState,
-  wave: r.wave,
-  waves: r.waves,
-  selector: JSON.parse(r.selector) as CampaignRecord["selector"],
-  options: JSON.parse(r.options) as CampaignRecord["options"],
-  haltReason: r.halt_reason,
-  baseline: JSON.parse(r.baseline) as CampaignRecord["baseline"],
-  createdAt: r.created_at as Millis,
-  updatedAt: r.updated_at as Millis,
-  createdBy: r.created_by,
-});
 
 const toTarget = (r: TargetRow): CampaignTargetRecord => ({
   campaign: r.campaign_id,
@@ -122,20 +58,7 @@ export class PostgresOta implements OtaRepository {
     try {
       await this.#db.query(
         "INSERT INTO ota_artifacts (name, version, profile, hardware, min_version, counter, sha256, length, sbom_ref, file, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        [
-          r.name,
-          r.version,
-          r.profile,
-          JSON.stringify(r.hardware),
-          r.minVersion,
-          r.counter,
-          r.sha256,
-          r.length,
-          r.sbomRef,
-          r.file,
-          r.createdAt,
-          r.createdBy,
-        ],
+        artifactParams(r),
       );
     } catch (error) {
       if (isUniqueViolation(error)) throw conflict(`artifact ${r.name}`, error);
@@ -187,22 +110,7 @@ export class PostgresOta implements OtaRepository {
       try {
         await client.query(
           "INSERT INTO ota_campaigns (id, name, artifact, version, state, wave, waves, selector, options, halt_reason, baseline, created_at, updated_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-          [
-            c.id,
-            c.name,
-            c.artifact,
-            c.version,
-            c.state,
-            c.wave,
-            c.waves,
-            JSON.stringify(c.selector),
-            JSON.stringify(c.options),
-            c.haltReason,
-            JSON.stringify(c.baseline),
-            c.createdAt,
-            c.updatedAt,
-            c.createdBy,
-          ],
+          campaignParams(c),
         );
         for (const t of targets) {
           await client.query(

@@ -1,17 +1,8 @@
 import { VigilError, type DeviceId, type Millis } from "../../core/index.js";
-import type { ReadmissionReason, ReadmissionRecord, ReadmissionRepository } from "../../enrollment/index.js";
+import type { ReadmissionRecord, ReadmissionRepository } from "../../enrollment/index.js";
 import type { CertificateRecord, DeviceRecord } from "../../identity/index.js";
 import type { Db } from "./postgres-db.js";
-
-interface Row {
-  device_id: string;
-  reason: string;
-  incident: string;
-  since: number;
-  token_id: string | null;
-  readmitted_at: number | null;
-  serial: string | null;
-}
+import { reactivateParams, toReadmission, type ReadmissionRow } from "../rows/enrollment-rows.js";
 
 /** Re-admissions of revoked devices (PostgreSQL migration 2, SQLite 12); `readmit` is one transaction. */
 export class PostgresReadmissions implements ReadmissionRepository {
@@ -31,22 +22,12 @@ export class PostgresReadmissions implements ReadmissionRepository {
   }
 
   async pending(device: DeviceId): Promise<ReadmissionRecord | undefined> {
-    const { rows } = await this.#db.query<Row>(
+    const { rows } = await this.#db.query<ReadmissionRow>(
       "SELECT * FROM device_readmissions WHERE device_id = $1 AND readmitted_at IS NULL",
       [device],
     );
     const row = rows[0];
-    return row === undefined
-      ? undefined
-      : {
-          device: row.device_id as DeviceId,
-          reason: row.reason as ReadmissionReason,
-          incident: row.incident,
-          since: row.since as Millis,
-          tokenId: row.token_id,
-          readmittedAt: row.readmitted_at as Millis | null,
-          serial: row.serial,
-        };
+    return row === undefined ? undefined : toReadmission(row);
   }
 
   async readmit(input: {
@@ -80,18 +61,7 @@ export class PostgresReadmissions implements ReadmissionRepository {
               `UPDATE devices SET profile = $1, state = 'active', firmware_version = $2, attestation_method = $3, attestation_strength = $4,
                  key_type = $5, sbom_ref = $6, manufacturer_id = $7, enrolled_at = $8, factory_cert_sha256 = $9
                WHERE id = $10 AND state = 'revoked'`,
-              [
-                d.profile,
-                d.firmwareVersion,
-                d.attestationMethod,
-                d.attestationStrength,
-                d.keyType,
-                d.sbomRef,
-                d.manufacturerId,
-                d.enrolledAt,
-                d.factoryCertSha256,
-                d.id,
-              ],
+              reactivateParams(d),
             )
           : undefined;
       if (reactivated?.rowCount !== 1) {

@@ -1,44 +1,7 @@
-import type { DeviceId, Millis } from "../../core/index.js";
-import type { Tier } from "../../policy/index.js";
-import type { TrustHistoryEntry, TrustRecord, TrustRepository, TrustState } from "../../trust/index.js";
+import type { DeviceId } from "../../core/index.js";
+import type { TrustHistoryEntry, TrustRecord, TrustRepository } from "../../trust/index.js";
 import type { Db } from "./postgres-db.js";
-
-interface ScoreRow {
-  device_id: string;
-  score: number;
-  tier: string;
-  vertical: string;
-  state: string;
-  updated_at: number;
-}
-
-interface HistoryRow {
-  device_id: string;
-  seq: number;
-  at: number;
-  score: number;
-  tier: string;
-  from_tier: string | null;
-  reasons: string;
-}
-
-const toRecord = (row: ScoreRow): TrustRecord => ({
-  device: row.device_id as DeviceId,
-  score: row.score,
-  tier: row.tier as Tier,
-  vertical: row.vertical,
-  state: JSON.parse(row.state) as TrustState,
-  updatedAt: row.updated_at as Millis,
-});
-
-const toEntry = (row: HistoryRow): TrustHistoryEntry => ({
-  device: row.device_id as DeviceId,
-  at: row.at as Millis,
-  score: row.score,
-  tier: row.tier as Tier,
-  from: row.from_tier as Tier | null,
-  reasons: JSON.parse(row.reasons) as string[],
-});
+import { type ScoreRow, type HistoryRow, toRecord, toEntry } from "../rows/trust-rows.js";
 
 /** Trust scores and their bounded history. */
 export class PostgresTrust implements TrustRepository {

@@ -3,49 +3,9 @@ import { existsSync, readFileSync } from "node:fs";
 import type { AuditCheckpoint, AuditEntry, AuditKeyRecord, AuditReader, AuditRepository } from "../../audit/index.js";
 import { VigilError, type Millis } from "../../core/index.js";
 import { conflict, isUniqueViolation } from "./sql-errors.js";
+import { type EntryRow, type CheckpointRow, type KeyRow, toEntry } from "../rows/audit-rows.js";
 
 type Db = Database.Database;
-
-interface EntryRow {
-  seq: number;
-  at: number;
-  actor: string;
-  action: string;
-  target: string | null;
-  outcome: string;
-  details: string;
-  prev_hash: string;
-  hash: string;
-}
-
-interface CheckpointRow {
-  seq: number;
-  hash: string;
-  at: number;
-  key_id: string;
-  signature: string;
-}
-
-interface KeyRow {
-  id: string;
-  algorithm: string;
-  public_key: string;
-  created_at: number;
-}
-
-function toEntry(r: EntryRow): AuditEntry {
-  return {
-    seq: r.seq,
-    at: r.at as Millis,
-    actor: r.actor,
-    action: r.action,
-    target: r.target,
-    outcome: r.outcome,
-    details: r.details,
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  };
-}
 
 function toCheckpoint(r: CheckpointRow): AuditCheckpoint {
   return { seq: r.seq, hash: r.hash, at: r.at as Millis, keyId: r.key_id, signature: r.signature };

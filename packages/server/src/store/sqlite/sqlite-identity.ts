@@ -8,7 +8,6 @@ import type {
   ManufacturerRepository,
 } from "../../enrollment/index.js";
 import type {
-  AttestationMethod,
   CertificateRecord,
   CertificateRepository,
   DevicePage,
@@ -17,69 +16,19 @@ import type {
   DeviceState,
 } from "../../identity/index.js";
 import { conflict, isUniqueViolation } from "./sql-errors.js";
+import {
+  type DeviceRow,
+  DEVICE_COLUMNS,
+  deviceParams,
+  toDevice,
+  type CertificateRow,
+  toCertificate,
+  certificateParams,
+  completeDeviceParams,
+} from "../rows/device-rows.js";
+import { manufacturerParams, type ManufacturerRow, toManufacturer, type TokenRow, toToken } from "../rows/enrollment-rows.js";
 
 type Db = Database.Database;
-
-interface DeviceRow {
-  id: string;
-  profile: string | null;
-  state: string;
-  firmware_version: string | null;
-  created_at: number;
-  last_seen_at: number | null;
-  attestation_method: string | null;
-  attestation_strength: number | null;
-  key_type: string | null;
-  sbom_ref: string | null;
-  expected_key_sha256: string | null;
-  manufacturer_id: string | null;
-  enrolled_at: number | null;
-  factory_cert_sha256: string | null;
-  site: string;
-}
-
-const DEVICE_COLUMNS =
-  "id, profile, state, firmware_version, created_at, last_seen_at, attestation_method, attestation_strength, key_type, sbom_ref, expected_key_sha256, manufacturer_id, enrolled_at, factory_cert_sha256, site";
-
-function deviceParams(r: DeviceRecord): unknown[] {
-  return [
-    r.id,
-    r.profile,
-    r.state,
-    r.firmwareVersion,
-    r.createdAt,
-    r.lastSeenAt,
-    r.attestationMethod,
-    r.attestationStrength,
-    r.keyType,
-    r.sbomRef,
-    r.expectedKeySha256,
-    r.manufacturerId,
-    r.enrolledAt,
-    r.factoryCertSha256,
-    r.site,
-  ];
-}
-
-function toDevice(row: DeviceRow): DeviceRecord {
-  return {
-    id: row.id as DeviceId,
-    profile: row.profile,
-    state: row.state as DeviceState,
-    firmwareVersion: row.firmware_version,
-    createdAt: row.created_at as Millis,
-    lastSeenAt: row.last_seen_at as Millis | null,
-    attestationMethod: row.attestation_method as AttestationMethod | null,
-    attestationStrength: row.attestation_strength,
-    keyType: row.key_type,
-    sbomRef: row.sbom_ref,
-    expectedKeySha256: row.expected_key_sha256,
-    manufacturerId: row.manufacturer_id,
-    enrolledAt: row.enrolled_at as Millis | null,
-    factoryCertSha256: row.factory_cert_sha256,
-    site: row.site,
-  };
-}
 
 export class SqliteDevices implements DeviceRepository {
   readonly #db: Db;
@@ -179,34 +128,6 @@ export class SqliteDevices implements DeviceRepository {
   }
 }
 
-interface CertificateRow {
-  serial: string;
-  device_id: string;
-  subject: string;
-  not_before: number;
-  not_after: number;
-  key_sha256: string;
-  pem: string;
-  issued_at: number;
-  revoked_at: number | null;
-  revocation_reason: string | null;
-}
-
-function toCertificate(row: CertificateRow): CertificateRecord {
-  return {
-    serial: row.serial,
-    deviceId: row.device_id as DeviceId,
-    subject: row.subject,
-    notBefore: row.not_before as Millis,
-    notAfter: row.not_after as Millis,
-    keySha256: row.key_sha256,
-    pem: row.pem,
-    issuedAt: row.issued_at as Millis,
-    revokedAt: row.revoked_at as Millis | null,
-    revocationReason: row.revocation_reason,
-  };
-}
-
 export class SqliteCertificates implements CertificateRepository {
   readonly #db: Db;
   readonly #latestBySize = new Map<number, Database.Statement>();
@@ -261,28 +182,6 @@ export class SqliteCertificates implements CertificateRepository {
   }
 }
 
-interface ManufacturerRow {
-  id: string;
-  name: string;
-  ca_pem: string;
-  ca_sha256: string;
-  serial_allowlist: string | null;
-  created_at: number;
-  revoked_at: number | null;
-}
-
-function toManufacturer(row: ManufacturerRow): ManufacturerRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    caPem: row.ca_pem,
-    caSha256: row.ca_sha256,
-    serialAllowlist: row.serial_allowlist === null ? null : (JSON.parse(row.serial_allowlist) as string[]),
-    createdAt: row.created_at as Millis,
-    revokedAt: row.revoked_at as Millis | null,
-  };
-}
-
 export class SqliteManufacturers implements ManufacturerRepository {
   readonly #insert;
   readonly #get;
@@ -300,15 +199,7 @@ export class SqliteManufacturers implements ManufacturerRepository {
 
   async insert(r: ManufacturerRecord): Promise<void> {
     try {
-      this.#insert.run(
-        r.id,
-        r.name,
-        r.caPem,
-        r.caSha256,
-        r.serialAllowlist === null ? null : JSON.stringify(r.serialAllowlist),
-        r.createdAt,
-        r.revokedAt,
-      );
+      this.#insert.run(...manufacturerParams(r));
     } catch (error) {
       if (isUniqueViolation(error)) throw conflict(`manufacturer ${r.name} (or its CA)`, error);
       throw error;
@@ -327,32 +218,6 @@ export class SqliteManufacturers implements ManufacturerRepository {
   async revoke(id: string, at: Millis): Promise<boolean> {
     return this.#revoke.run(at, id).changes === 1;
   }
-}
-
-interface TokenRow {
-  id: string;
-  secret_hash: string;
-  profile: string;
-  device_id: string | null;
-  created_at: number;
-  expires_at: number;
-  used_at: number | null;
-  used_by_device: string | null;
-  created_by: string;
-}
-
-function toToken(row: TokenRow): EnrollmentTokenRecord {
-  return {
-    id: row.id,
-    secretHash: row.secret_hash,
-    profile: row.profile,
-    deviceId: row.device_id as DeviceId | null,
-    createdAt: row.created_at as Millis,
-    expiresAt: row.expires_at as Millis,
-    usedAt: row.used_at as Millis | null,
-    usedByDevice: row.used_by_device as DeviceId | null,
-    createdBy: row.created_by,
-  };
 }
 
 export class SqliteEnrollmentTokens implements EnrollmentTokenRepository {
@@ -426,18 +291,7 @@ export class SqliteEnrollmentLedger implements EnrollmentLedger {
   }
 
   #storeCert(c: CertificateRecord): void {
-    this.#insertCert.run(
-      c.serial,
-      c.deviceId,
-      c.subject,
-      c.notBefore,
-      c.notAfter,
-      c.keySha256,
-      c.pem,
-      c.issuedAt,
-      c.revokedAt,
-      c.revocationReason,
-    );
+    this.#insertCert.run(...certificateParams(c));
   }
 
   /**
@@ -491,19 +345,7 @@ export class SqliteEnrollmentLedger implements EnrollmentLedger {
         });
       }
       if (input.completesPending) {
-        const changed = this.#completeDevice.run(
-          d.profile,
-          d.state,
-          d.firmwareVersion,
-          d.attestationMethod,
-          d.attestationStrength,
-          d.keyType,
-          d.sbomRef,
-          d.manufacturerId,
-          d.enrolledAt,
-          d.factoryCertSha256,
-          d.id,
-        ).changes;
+        const changed = this.#completeDevice.run(...completeDeviceParams(d)).changes;
         if (changed !== 1)
           throw new VigilError("ENROLLMENT_ALREADY_ENROLLED", `device ${d.id} was enrolled meanwhile`, {
             hint: "Renew with simplereenroll.",

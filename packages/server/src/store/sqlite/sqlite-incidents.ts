@@ -2,13 +2,9 @@ import type Database from "better-sqlite3";
 import type { DeviceId } from "../../core/index.js";
 import type { DeadLetter, DeadLetterRepository, Incident, IncidentRepository, IncidentState } from "../../response/index.js";
 
+import { deadLetterParams, toDeadLetter, toIncident, type DeadLetterRow, type IncidentRow } from "../rows/incident-rows.js";
+
 type Db = Database.Database;
-
-interface Row {
-  body: string;
-}
-
-const parse = (row: Row): Incident => JSON.parse(row.body) as Incident;
 
 /** Incidents (migration 10): indexed columns for queries, the whole incident as JSON. */
 export class SqliteIncidents implements IncidentRepository {
@@ -33,12 +29,12 @@ export class SqliteIncidents implements IncidentRepository {
   }
 
   async get(id: string): Promise<Incident | undefined> {
-    const row = this.#get.get(id) as Row | undefined;
-    return row === undefined ? undefined : parse(row);
+    const row = this.#get.get(id) as IncidentRow | undefined;
+    return row === undefined ? undefined : toIncident(row);
   }
 
   async listActive(): Promise<Incident[]> {
-    return (this.#active.all() as Row[]).map(parse);
+    return (this.#active.all() as IncidentRow[]).map(toIncident);
   }
 
   async list(query: { limit: number; state?: IncidentState | undefined; device?: DeviceId | undefined }): Promise<Incident[]> {
@@ -53,7 +49,7 @@ export class SqliteIncidents implements IncidentRepository {
       args.push(query.device);
     }
     const sql = `SELECT body FROM incidents ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY opened_at DESC, id LIMIT ?`;
-    return (this.#db.prepare(sql).all(...args, query.limit) as Row[]).map(parse);
+    return (this.#db.prepare(sql).all(...args, query.limit) as IncidentRow[]).map(toIncident);
   }
 }
 
@@ -70,20 +66,10 @@ export class SqliteDeadLetters implements DeadLetterRepository {
   }
 
   async add(l: DeadLetter): Promise<void> {
-    this.#insert.run(l.id, l.at, l.sink, l.url, l.attempts, l.error, JSON.stringify(l.event));
+    this.#insert.run(...deadLetterParams(l));
   }
 
   async list(limit: number): Promise<DeadLetter[]> {
-    return (
-      this.#list.all(limit) as {
-        id: string;
-        at: number;
-        sink: string;
-        url: string;
-        attempts: number;
-        error: string;
-        event: string;
-      }[]
-    ).map((r) => ({ ...r, event: JSON.parse(r.event) as DeadLetter["event"] }));
+    return (this.#list.all(limit) as DeadLetterRow[]).map(toDeadLetter);
   }
 }

@@ -15,6 +15,7 @@ import type {
   WebAuthnCredentialRecord,
 } from "../../operators/index.js";
 import { conflict, isUniqueViolation } from "./sql-errors.js";
+import { toWebAuthn, type WebAuthnRow, type DataKeyRow, toDataKey } from "../rows/operator-rows.js";
 
 type Db = Database.Database;
 
@@ -199,17 +200,6 @@ function toToken(row: TokenRow): TokenRecord {
   };
 }
 
-interface WebAuthnRow {
-  id: string;
-  operator_id: string;
-  name: string;
-  public_key: string;
-  counter: number;
-  transports: string;
-  created_at: number;
-  last_used_at: number | null;
-}
-
 export class SqliteMfa implements MfaRepository {
   readonly #db: Db;
   readonly #getTotp;
@@ -325,16 +315,7 @@ export class SqliteMfa implements MfaRepository {
   }
 
   async listWebAuthn(operatorId: OperatorId): Promise<WebAuthnCredentialRecord[]> {
-    return (this.#listWebAuthn.all(operatorId) as WebAuthnRow[]).map((r) => ({
-      id: r.id,
-      operatorId: r.operator_id as OperatorId,
-      name: r.name,
-      publicKey: r.public_key,
-      counter: r.counter,
-      transports: JSON.parse(r.transports) as string[],
-      createdAt: r.created_at as Millis,
-      lastUsedAt: r.last_used_at as Millis | null,
-    }));
+    return (this.#listWebAuthn.all(operatorId) as WebAuthnRow[]).map(toWebAuthn);
   }
 
   async updateWebAuthnCounter(id: string, counter: number, at: Millis): Promise<void> {
@@ -431,22 +412,6 @@ export class SqliteSessions implements SessionRepository {
     return this.#revokeAll.run(at, operatorId).changes;
   }
 }
-
-interface DataKeyRow {
-  name: string;
-  master_key_id: string;
-  wrapped: string;
-  created_at: number;
-  rewrapped_at: number | null;
-}
-
-const toDataKey = (r: DataKeyRow): DataKeyRecord => ({
-  name: r.name,
-  masterKeyId: r.master_key_id,
-  wrapped: JSON.parse(r.wrapped) as SealedBlob,
-  createdAt: r.created_at as Millis,
-  rewrappedAt: r.rewrapped_at as Millis | null,
-});
 
 export class SqliteDataKeys implements DataKeyRepository {
   readonly #get;

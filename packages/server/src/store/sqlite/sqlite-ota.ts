@@ -1,5 +1,4 @@
 import type Database from "better-sqlite3";
-import type { OtaCampaignState } from "@vigil/contract";
 import type { DeviceId, Millis } from "../../core/index.js";
 import type {
   CampaignRecord,
@@ -11,40 +10,9 @@ import type {
   TargetState,
 } from "../../ota/index.js";
 import { conflict, isUniqueViolation } from "./sql-errors.js";
+import { campaignParams, artifactParams, type ArtifactRow, type CampaignRow, toArtifact, toCampaign } from "../rows/ota-rows.js";
 
 type Db = Database.Database;
-
-interface ArtifactRow {
-  name: string;
-  version: string;
-  profile: string;
-  hardware: string;
-  min_version: string | null;
-  counter: number;
-  sha256: string;
-  length: number;
-  sbom_ref: string | null;
-  file: string;
-  created_at: number;
-  created_by: string;
-}
-
-interface CampaignRow {
-  id: string;
-  name: string;
-  artifact: string;
-  version: string;
-  state: string;
-  wave: number;
-  waves: number;
-  selector: string;
-  options: string;
-  halt_reason: string | null;
-  baseline: string;
-  created_at: number;
-  updated_at: number;
-  created_by: string;
-}
 
 interface TargetRow {
   campaign_id: string;
@@ -55,42 +23,6 @@ interface TargetRow {
   reason: string | null;
   trust_dropped: number;
   updated_at: number;
-}
-
-function toArtifact(r: ArtifactRow): OtaArtifactRecord {
-  return {
-    name: r.name,
-    version: r.version,
-    profile: r.profile,
-    hardware: JSON.parse(r.hardware) as string[],
-    minVersion: r.min_version,
-    counter: r.counter,
-    sha256: r.sha256,
-    length: r.length,
-    sbomRef: r.sbom_ref,
-    file: r.file,
-    createdAt: r.created_at as Millis,
-    createdBy: r.created_by,
-  };
-}
-
-function toCampaign(r: CampaignRow): CampaignRecord {
-  return {
-    id: r.id,
-    name: r.name,
-    artifact: r.artifact,
-    version: r.version,
-    state: r.state as OtaCampaignState,
-    wave: r.wave,
-    waves: r.waves,
-    selector: JSON.parse(r.selector) as CampaignRecord["selector"],
-    options: JSON.parse(r.options) as CampaignRecord["options"],
-    haltReason: r.halt_reason,
-    baseline: JSON.parse(r.baseline) as CampaignRecord["baseline"],
-    createdAt: r.created_at as Millis,
-    updatedAt: r.updated_at as Millis,
-    createdBy: r.created_by,
-  };
 }
 
 function toTarget(r: TargetRow): CampaignTargetRecord {
@@ -153,20 +85,7 @@ export class SqliteOta implements OtaRepository {
 
   async insertArtifact(r: OtaArtifactRecord): Promise<void> {
     try {
-      this.#insertArtifact.run(
-        r.name,
-        r.version,
-        r.profile,
-        JSON.stringify(r.hardware),
-        r.minVersion,
-        r.counter,
-        r.sha256,
-        r.length,
-        r.sbomRef,
-        r.file,
-        r.createdAt,
-        r.createdBy,
-      );
+      this.#insertArtifact.run(...artifactParams(r));
     } catch (error) {
       if (isUniqueViolation(error)) throw conflict(`artifact ${r.name}`, error);
       throw error;
@@ -211,22 +130,7 @@ export class SqliteOta implements OtaRepository {
   async insertCampaign(c: CampaignRecord, targets: readonly CampaignTargetRecord[]): Promise<void> {
     this.#db
       .transaction(() => {
-        this.#insertCampaign.run(
-          c.id,
-          c.name,
-          c.artifact,
-          c.version,
-          c.state,
-          c.wave,
-          c.waves,
-          JSON.stringify(c.selector),
-          JSON.stringify(c.options),
-          c.haltReason,
-          JSON.stringify(c.baseline),
-          c.createdAt,
-          c.updatedAt,
-          c.createdBy,
-        );
+        this.#insertCampaign.run(...campaignParams(c));
         for (const t of targets) {
           this.#insertTarget.run(
             t.campaign,

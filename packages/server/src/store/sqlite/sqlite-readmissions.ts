@@ -1,17 +1,8 @@
 import type Database from "better-sqlite3";
 import { VigilError, type DeviceId, type Millis } from "../../core/index.js";
-import type { ReadmissionReason, ReadmissionRecord, ReadmissionRepository } from "../../enrollment/index.js";
+import type { ReadmissionRecord, ReadmissionRepository } from "../../enrollment/index.js";
 import type { CertificateRecord, DeviceRecord } from "../../identity/index.js";
-
-interface Row {
-  device_id: string;
-  reason: string;
-  incident: string;
-  since: number;
-  token_id: string | null;
-  readmitted_at: number | null;
-  serial: string | null;
-}
+import { reactivateParams, toReadmission, type ReadmissionRow } from "../rows/enrollment-rows.js";
 
 /** Re-admissions of revoked devices (migration 12); `readmit` is one transaction. */
 export class SqliteReadmissions implements ReadmissionRepository {
@@ -50,18 +41,8 @@ export class SqliteReadmissions implements ReadmissionRepository {
   }
 
   async pending(device: DeviceId): Promise<ReadmissionRecord | undefined> {
-    const row = this.#pending.get(device) as Row | undefined;
-    return row === undefined
-      ? undefined
-      : {
-          device: row.device_id as DeviceId,
-          reason: row.reason as ReadmissionReason,
-          incident: row.incident,
-          since: row.since as Millis,
-          tokenId: row.token_id,
-          readmittedAt: row.readmitted_at as Millis | null,
-          serial: row.serial,
-        };
+    const row = this.#pending.get(device) as ReadmissionRow | undefined;
+    return row === undefined ? undefined : toReadmission(row);
   }
 
   async readmit(input: {
@@ -79,21 +60,7 @@ export class SqliteReadmissions implements ReadmissionRepository {
           details: { tokenId: input.tokenId },
         });
       }
-      if (
-        this.#done.run(input.at, c.serial, d.id).changes !== 1 ||
-        this.#reactivate.run(
-          d.profile,
-          d.firmwareVersion,
-          d.attestationMethod,
-          d.attestationStrength,
-          d.keyType,
-          d.sbomRef,
-          d.manufacturerId,
-          d.enrolledAt,
-          d.factoryCertSha256,
-          d.id,
-        ).changes !== 1
-      ) {
+      if (this.#done.run(input.at, c.serial, d.id).changes !== 1 || this.#reactivate.run(...reactivateParams(d)).changes !== 1) {
         throw new VigilError("DEVICE_REVOKED", `device ${d.id} is not waiting for re-admission`, {
           hint: "It was re-admitted meanwhile, or revoked for good.",
         });
