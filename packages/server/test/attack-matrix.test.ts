@@ -470,9 +470,12 @@ for (const row of ROWS) {
     async () => {
       assert.ok(present, `the simulator has no ${row.scenario} scenario`);
       const name = row.scenario as (typeof scenarioNames)[number];
+      // A clean device: one with a finding already (a benign oddity flagged) would fold the
+      // attack's finding into its open incident, and the row would measure the wrong thing.
+      const flagged = new Set(t.platform.detection.findings().map((f) => f.device));
       const device = pickDevice(
         name,
-        fleet.devices().filter((d) => !used.has(d.id) && d.connected),
+        fleet.devices().filter((d) => !used.has(d.id) && d.connected && !flagged.has(d.id)),
       );
       assert.ok(device, "a free device");
       used.add(device.id);
