@@ -1,9 +1,8 @@
 // The attack matrix, end to end: for every simulator scenario, one table row saying which
 // incident must open, which playbook actions must run in which order, what must be blocked and
-// how the device recovers, run through the real gateway, EST door and device SDK. A scenario the
-// platform does not handle yet keeps its row with `gap` set: the row still runs, and node:test
-// reports it as TODO with the reason (never as a silent pass or skip). docs/attack-matrix.md is
-// the same table in prose.
+// how the device recovers, run through the real gateway, EST door and device SDK. Every row is
+// asserted: a scenario the platform does not handle fails its row. docs/attack-matrix.md is the
+// same table in prose.
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createSocket } from "node:dgram";
@@ -113,8 +112,6 @@ interface Row {
    * (SDK_CONNECT_REFUSED) is then the block, not a failure of the run.
    */
   readonly cutOffMidway?: true;
-  /** Set when the platform does not handle the scenario yet: the row runs and is reported as TODO. */
-  readonly gap?: string;
   /**
    * The attack is judged against what normal is for the device: it starts once detection has
    * learnt the device's window baseline (`detection-warmup-windows` windows) and, with
@@ -464,111 +461,105 @@ test("every simulator scenario has a row in the attack matrix", () => {
 
 for (const row of ROWS) {
   const present = (scenarioNames as readonly string[]).includes(row.scenario);
-  test(
-    `${row.scenario}: ${row.rule} -> ${row.playbook} [${row.actions.join(", ")}] -> blocked -> recovered`,
-    row.gap !== undefined ? { todo: row.gap } : present ? {} : { todo: `the simulator has no ${row.scenario} scenario` },
-    async () => {
-      assert.ok(present, `the simulator has no ${row.scenario} scenario`);
-      const name = row.scenario as (typeof scenarioNames)[number];
-      // A clean device: one with a finding already (a benign oddity flagged) would fold the
-      // attack's finding into its open incident, and the row would measure the wrong thing.
-      const flagged = new Set(t.platform.detection.findings().map((f) => f.device));
-      const device = pickDevice(
-        name,
-        fleet.devices().filter((d) => !used.has(d.id) && d.connected && !flagged.has(d.id)),
+  test(`${row.scenario}: ${row.rule} -> ${row.playbook} [${row.actions.join(", ")}] -> blocked -> recovered`, async () => {
+    assert.ok(present, `the simulator has no ${row.scenario} scenario`);
+    const name = row.scenario as (typeof scenarioNames)[number];
+    // A clean device: one with a finding already (a benign oddity flagged) would fold the
+    // attack's finding into its open incident, and the row would measure the wrong thing.
+    const flagged = new Set(t.platform.detection.findings().map((f) => f.device));
+    const device = pickDevice(
+      name,
+      fleet.devices().filter((d) => !used.has(d.id) && d.connected && !flagged.has(d.id)),
+    );
+    assert.ok(device, "a free device");
+    used.add(device.id);
+    if (row.learnt !== undefined)
+      await waitFor(
+        () => {
+          const learnt = t.platform.detection.detector.stateOf(device.id);
+          return (
+            learnt !== undefined && learnt.baseline.n >= WARMUP_WINDOWS && (row.learnt === "windows" || learnt.drift.messages > 0)
+          );
+        },
+        60_000,
+        `detection learnt what is normal for ${device.id}`,
       );
-      assert.ok(device, "a free device");
-      used.add(device.id);
-      if (row.learnt !== undefined)
+    const signals = recordSignals(t.platform, ["response.action_taken", "incident.opened", "finding.raised"]);
+    // The attacker stops once the playbook has acted (what a cut-off attacker does).
+    const stop = new AbortController();
+    const offStop = t.platform.bus.on("response.action_taken", (a) => {
+      if (a.by === row.playbook && ++actedOn >= row.actions.length) stop.abort();
+    });
+    let actedOn = 0;
+    try {
+      const started = new Date().toISOString();
+      const truth = await runScenario({ fleet, signal: stop.signal }, name, device, row.durationMs).catch(
+        async (error: unknown): Promise<GroundTruth> => {
+          if (row.cutOffMidway && error instanceof DeviceSdkError && error.code === "SDK_CONNECT_REFUSED")
+            return {
+              device: device.id,
+              scenario: name,
+              start: started,
+              end: new Date().toISOString(),
+              actors: [device.id],
+              detail: { cutOffMidway: true },
+            };
+          const refused = observer.of("gateway.connect_refused", device.id).map((r) => r.reason);
+          const incidents = await t.platform.response.list({ limit: 5, device: device.id });
+          throw new Error(
+            `${(error as Error).message}; refusals of ${device.id}: [${refused.join(", ")}]; incidents: ${incidents.map((i) => i.timeline.map((e) => e.summary).join(" / ")).join(" | ")}`,
+          );
+        },
+      );
+      const subject = row.subject?.(truth) ?? device.id;
+      // Detection -> incident.
+      let incident: Incident | undefined;
+      try {
         await waitFor(
           () => {
-            const learnt = t.platform.detection.detector.stateOf(device.id);
+            void t.platform.response.list({ limit: 5, device: subject }).then((l) => {
+              incident = l.find((i) => i.rules.includes(row.rule));
+            });
             return (
-              learnt !== undefined &&
-              learnt.baseline.n >= WARMUP_WINDOWS &&
-              (row.learnt === "windows" || learnt.drift.messages > 0)
+              incident !== undefined &&
+              signals.of("response.action_taken").filter((a) => a.device === subject && a.by === row.playbook).length >=
+                row.actions.length
             );
           },
-          60_000,
-          `detection learnt what is normal for ${device.id}`,
+          10_000,
+          `an incident with ${row.rule} about ${subject} and the ${row.playbook} actions`,
         );
-      const signals = recordSignals(t.platform, ["response.action_taken", "incident.opened", "finding.raised"]);
-      // The attacker stops once the playbook has acted (what a cut-off attacker does).
-      const stop = new AbortController();
-      const offStop = t.platform.bus.on("response.action_taken", (a) => {
-        if (a.by === row.playbook && ++actedOn >= row.actions.length) stop.abort();
-      });
-      let actedOn = 0;
-      try {
-        const started = new Date().toISOString();
-        const truth = await runScenario({ fleet, signal: stop.signal }, name, device, row.durationMs).catch(
-          async (error: unknown): Promise<GroundTruth> => {
-            if (row.cutOffMidway && error instanceof DeviceSdkError && error.code === "SDK_CONNECT_REFUSED")
-              return {
-                device: device.id,
-                scenario: name,
-                start: started,
-                end: new Date().toISOString(),
-                actors: [device.id],
-                detail: { cutOffMidway: true },
-              };
-            const refused = observer.of("gateway.connect_refused", device.id).map((r) => r.reason);
-            const incidents = await t.platform.response.list({ limit: 5, device: device.id });
-            throw new Error(
-              `${(error as Error).message}; refusals of ${device.id}: [${refused.join(", ")}]; incidents: ${incidents.map((i) => i.timeline.map((e) => e.summary).join(" / ")).join(" | ")}`,
-            );
-          },
+      } catch (error) {
+        const seen = (await t.platform.response.list({ limit: 5, device: subject })).map(
+          (i) => `${i.rules.join("+")}/${i.playbooks.join("+")}`,
         );
-        const subject = row.subject?.(truth) ?? device.id;
-        // Detection -> incident.
-        let incident: Incident | undefined;
-        try {
-          await waitFor(
-            () => {
-              void t.platform.response.list({ limit: 5, device: subject }).then((l) => {
-                incident = l.find((i) => i.rules.includes(row.rule));
-              });
-              return (
-                incident !== undefined &&
-                signals.of("response.action_taken").filter((a) => a.device === subject && a.by === row.playbook).length >=
-                  row.actions.length
-              );
-            },
-            row.gap === undefined ? 10_000 : 1_000,
-            `an incident with ${row.rule} about ${subject} and the ${row.playbook} actions`,
-          );
-        } catch (error) {
-          const seen = (await t.platform.response.list({ limit: 5, device: subject })).map(
-            (i) => `${i.rules.join("+")}/${i.playbooks.join("+")}`,
-          );
-          const findings = signals.of("finding.raised").map((f) => `${f.device}:${f.rule}`);
-          const refusals = observer.of("gateway.connect_refused", subject).map((r) => r.reason);
-          throw new Error(
-            `${(error as Error).message}; incidents: [${seen.join(", ")}]; findings: [${findings.join(", ")}]; refusals of ${subject}: [${refusals.join(", ")}]; attack: ${JSON.stringify(truth.detail)}`,
-          );
-        }
-        await t.platform.response.idle();
-        incident = (await t.platform.response.get(incident!.id))!;
-        // Playbook: its actions, in order, all done.
-        assert.equal(incident.playbooks[0], row.playbook);
-        const ran = signals.of("response.action_taken").filter((a) => a.device === subject && a.by === row.playbook);
-        assert.deepEqual(
-          ran.map((a) => a.action),
-          row.actions,
+        const findings = signals.of("finding.raised").map((f) => `${f.device}:${f.rule}`);
+        const refusals = observer.of("gateway.connect_refused", subject).map((r) => r.reason);
+        throw new Error(
+          `${(error as Error).message}; incidents: [${seen.join(", ")}]; findings: [${findings.join(", ")}]; refusals of ${subject}: [${refusals.join(", ")}]; attack: ${JSON.stringify(truth.detail)}`,
         );
-        assert.ok(
-          ran.every((a) => a.outcome === "done"),
-          JSON.stringify(ran),
-        );
-        const c = { device, truth, subject, incident };
-        await row.blocked(c);
-        await row.recover(c);
-      } finally {
-        offStop();
-        signals.stop();
       }
-    },
-  );
+      await t.platform.response.idle();
+      incident = (await t.platform.response.get(incident!.id))!;
+      // Playbook: its actions, in order, all done.
+      assert.equal(incident.playbooks[0], row.playbook);
+      const ran = signals.of("response.action_taken").filter((a) => a.device === subject && a.by === row.playbook);
+      assert.deepEqual(
+        ran.map((a) => a.action),
+        row.actions,
+      );
+      assert.ok(
+        ran.every((a) => a.outcome === "done"),
+        JSON.stringify(ran),
+      );
+      const c = { device, truth, subject, incident };
+      await row.blocked(c);
+      await row.recover(c);
+    } finally {
+      offStop();
+      signals.stop();
+    }
+  });
 }
 
 test("every event sent out has the stable schema, and the webhook, syslog and JSON stream carried the same events", async () => {
