@@ -70,7 +70,7 @@ export function AssetsPage() {
     <>
       <h1>Network assets</h1>
       <p class="muted">
-        Hosts seen by packet analysis (a <code>vigil net watch</code> sensor, the simulator): <strong>enrolled</strong> when an
+        Hosts seen by the daemon's in-process packet analysis (the simulator feeds it today): <strong>enrolled</strong> when an
         enrolled device holds the address, <strong>identified</strong> when its type was recognised but no enrolled device holds
         it (onboard or explain it), <strong>unknown</strong> otherwise.
       </p>

@@ -1,8 +1,8 @@
 /**
  * The daemon's view of the hosts packet analysis has seen (`asset.discovered`,
- * `asset.identified`, `network.anomaly_detected`), whoever fed it (a `vigil net watch` sensor
- * in-process, the simulator): each host is **enrolled** (an enrolled device holds its address,
- * see network-attribution.ts), **identified** (its device type was recognised from its
+ * `asset.identified`, `network.anomaly_detected` on the daemon's bus: in-process packet
+ * analysis, which the simulator feeds today; a remote sensor feed is not built). Each host is
+ * **enrolled** (an enrolled device holds its address, see network-attribution.ts), **identified** (its device type was recognised from its
  * traffic, but no enrolled device holds it: something to onboard or explain) or **unknown**.
  * Bounded: at most `max` hosts, the least recently seen dropped first.
  */
