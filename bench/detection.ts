@@ -9,11 +9,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
-import { Worker } from "node:worker_threads";
 import { enroll, type DeviceCredentials } from "../packages/device-sdk/src/index.js";
 import { Gateway } from "../packages/server/src/gateway/index.js";
-import { parseProfile } from "../packages/server/src/policy/index.js";
 import { runFleetTrial } from "./lib/detection-fleet.js";
+import { BENCH_PROFILE, driveGateway } from "./lib/gateway-load.js";
 import { startBenchVigil } from "./lib/vigil.js";
 import { runInNewContext } from "node:vm";
 import { Platform, loadConfig } from "../packages/server/src/app/index.js";
@@ -516,45 +515,6 @@ function behaviours(): Record<string, true> {
 
 // --- 2c. gateway throughput with detection on vs off ------------------------------------------
 
-const GATEWAY_PROFILE = parseProfile(
-  [
-    "id: bench-sensor",
-    "description: Benchmark device; generous rate so that nothing is throttled.",
-    "vertical: generic",
-    "safetyCritical: false",
-    'publish: ["devices/{device}/telemetry"]',
-    'subscribe: ["devices/{device}/config"]',
-    "maxMessagesPerSecond: 10000",
-    "burst: 100000",
-    "maxPayloadBytes: 1024",
-    "maxQos: 1",
-    "retainAllowed: false",
-    "sensitivePayload: false",
-  ].join("\n"),
-);
-
-interface LoadResult {
-  delivered: number;
-  sent: number;
-  seconds: number;
-  latencies: number[];
-  errors: string[];
-}
-
-function drive(data: Record<string, unknown>, signal: AbortSignal): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL("./detection-gateway-worker.mjs", import.meta.url), { workerData: data });
-    const abort = () => void worker.terminate().then(() => reject(new Error("aborted")));
-    signal.addEventListener("abort", abort, { once: true });
-    worker.once("message", (m: LoadResult) => {
-      signal.removeEventListener("abort", abort);
-      void worker.terminate();
-      resolve(m);
-    });
-    worker.once("error", reject);
-  });
-}
-
 /**
  * Two gateways on one platform, alike but for the inline observer: one runs the platform's
  * detector on every PUBLISH (rules, exfiltration limit, payload drift), one has none.
@@ -611,7 +571,7 @@ async function gatewayPart(duration: number, progress: Progress, signal: AbortSi
         bus: platform.bus,
         clock: platform.clock,
         log: moduleLogger(platform.log, "gateway"),
-        profiles: () => GATEWAY_PROFILE,
+        profiles: () => BENCH_PROFILE,
         services: new Map([["collector", ["devices/+/telemetry"]]]),
         ...(observer ? { observer: platform.detection.observe } : {}),
       });
@@ -639,7 +599,7 @@ async function gatewayPart(duration: number, progress: Progress, signal: AbortSi
       const g = which === "on" ? on : off;
       const r = await progress.phase(
         `gateway, detection ${which}: ${GATEWAY_DEVICES} publishers -> 1 subscriber, QoS 0`,
-        () => drive({ ...common, url: g.url }, signal),
+        () => driveGateway({ ...common, url: g.url, payloadKind: "json" }, signal),
         { expectSeconds: duration + 4, summary: (x) => `${(x.delivered / x.seconds).toFixed(0)} msg/s` },
       );
       if (r.delivered === 0) throw new Error(`detection ${which}: nothing delivered (${r.errors.join(" | ")})`);

@@ -2,13 +2,44 @@
 // share the broker's event loop. N publisher devices and one subscriber, all MQTT.js over
 // mutual TLS. Closed loop: each publisher keeps at most `window` messages between its
 // PUBLISH and their delivery to the subscriber, so that latency is measured at the load the
-// broker sustains rather than on an ever-growing queue. Payload: the send time (8 bytes,
-// performance.now(), same clock on both ends), the publisher's index (4 bytes), filler.
+// broker sustains rather than on an ever-growing queue. Payload (`payloadKind`): "binary", the
+// send time (8 bytes, performance.now(), same clock on both ends), the publisher's index (4
+// bytes), filler; or "json", telemetry {"ts","i","t","rh","p","seq"} padded to `payloadBytes`
+// (what the detector's payload scanner and drift test read: `npm run bench -- detection`).
 // Plain JavaScript: workers do not inherit the TypeScript loader.
 import mqtt from "mqtt";
 import { parentPort, workerData } from "node:worker_threads";
 
 const { url, ca, devices, collector, qos, seconds, warmupSeconds, window, payloadBytes, maxSamples } = workerData;
+const json = workerData.payloadKind === "json";
+let seq = 0;
+
+function encode(index) {
+  if (json) {
+    const noise = Math.random() + Math.random() + Math.random() - 1.5;
+    return JSON.stringify({
+      ts: performance.now(),
+      i: index,
+      t: Math.round((21 + noise) * 10) / 10,
+      rh: Math.round(55 + 4 * noise),
+      p: Math.round(1013 + 6 * noise),
+      seq: seq++,
+    }).padEnd(payloadBytes, " ");
+  }
+  const payload = Buffer.alloc(payloadBytes, 0x2e);
+  payload.writeDoubleLE(performance.now(), 0);
+  payload.writeUInt32LE(index, 8);
+  return payload;
+}
+
+/** [publisher index, send time] of a delivered payload. */
+function decode(raw) {
+  if (json) {
+    const p = JSON.parse(raw.toString());
+    return [p.i, p.ts];
+  }
+  return [raw.readUInt32LE(8), raw.readDoubleLE(0)];
+}
 
 function connectClient(identity) {
   return mqtt.connectAsync(url, {
@@ -43,9 +74,7 @@ const topics = devices.map((d) => `devices/${d.id}/telemetry`);
 await subscriber.subscribeAsync("devices/+/telemetry", { qos });
 
 function send(index) {
-  const payload = Buffer.alloc(payloadBytes, 0x2e);
-  payload.writeDoubleLE(performance.now(), 0);
-  payload.writeUInt32LE(index, 8);
+  const payload = encode(index);
   inflight[index]++;
   if (measuring) sent++;
   publishers[index].publish(topics[index], payload, { qos }, (error) => {
@@ -53,13 +82,13 @@ function send(index) {
   });
 }
 
-subscriber.on("message", (_topic, payload) => {
+subscriber.on("message", (_topic, raw) => {
   const now = performance.now();
-  const index = payload.readUInt32LE(8);
+  const [index, sentAt] = decode(raw);
   inflight[index]--;
   if (measuring) {
     delivered++;
-    const latency = now - payload.readDoubleLE(0);
+    const latency = now - sentAt;
     // Reservoir sample of the latencies.
     seen++;
     if (samples.length < maxSamples) samples.push(latency);

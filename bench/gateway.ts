@@ -8,13 +8,12 @@ import type { AddressInfo } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { createServer, type Server } from "node:tls";
-import { Worker } from "node:worker_threads";
 import { enroll, type DeviceCredentials } from "../packages/device-sdk/src/index.js";
 import type { Platform } from "../packages/server/src/app/index.js";
 import { moduleLogger } from "../packages/server/src/core/index.js";
 import { Gateway } from "../packages/server/src/gateway/index.js";
-import { parseProfile } from "../packages/server/src/policy/index.js";
 import type { BenchOptions, BenchOutput } from "./lib/benchmark.js";
+import { BENCH_PROFILE, driveGateway, type LoadResult } from "./lib/gateway-load.js";
 import { freePort, listening } from "./lib/net.js";
 import { startBenchVigil } from "./lib/vigil.js";
 
@@ -44,48 +43,9 @@ export function budgetSeconds(options: { duration: number }): number {
   return 150 + 6 * (options.duration + WARMUP_SECONDS + 8);
 }
 
-const BENCH_PROFILE = parseProfile(
-  [
-    "id: bench-sensor",
-    "description: Benchmark device; generous rate so that nothing is throttled.",
-    "vertical: generic",
-    "safetyCritical: false",
-    'publish: ["devices/{device}/telemetry"]',
-    'subscribe: ["devices/{device}/config"]',
-    "maxMessagesPerSecond: 10000",
-    "burst: 100000",
-    "maxPayloadBytes: 1024",
-    "maxQos: 1",
-    "retainAllowed: false",
-    "sensitivePayload: false",
-  ].join("\n"),
-);
-
-interface LoadResult {
-  delivered: number;
-  sent: number;
-  seconds: number;
-  latencies: number[];
-  errors: string[];
-}
-
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-function drive(data: Record<string, unknown>, signal: AbortSignal): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL("./gateway-worker.mjs", import.meta.url), { workerData: data });
-    const abort = () => void worker.terminate().then(() => reject(new Error("aborted")));
-    signal.addEventListener("abort", abort, { once: true });
-    worker.once("message", (m: LoadResult) => {
-      signal.removeEventListener("abort", abort);
-      void worker.terminate();
-      resolve(m);
-    });
-    worker.once("error", reject);
-  });
 }
 
 export async function run({ duration, progress, signal }: BenchOptions): Promise<BenchOutput> {
@@ -240,7 +200,7 @@ export async function run({ duration, progress, signal }: BenchOptions): Promise
         signal.throwIfAborted();
         results[`${name}_qos${qos}`] = await progress.phase(
           `${name}, QoS ${qos}: ${DEVICES} publishers -> 1 subscriber`,
-          () => drive({ ...common, url, qos }, signal),
+          () => driveGateway({ ...common, url, qos }, signal),
           { expectSeconds: duration + WARMUP_SECONDS + 3, summary: (r) => `${(r.delivered / r.seconds).toFixed(0)} msg/s` },
         );
       }
