@@ -4,6 +4,7 @@ import { DeviceState, FEATURE_COUNT, PeerGroup, RULE_INDEX, hashString, type Rul
 import { Decayed } from "./decayed.js";
 import { FEATURES, type RobustBaseline } from "./robust-baseline.js";
 import { DriftScratch, driftEvidence, observeFields, scanNumbers, subtopicSeed, type DriftReading } from "./payload-drift.js";
+import { hostOfEndpoint } from "./network-attribution.js";
 
 /** Port: what detection asks of the gateway when a rule fires (implemented by `Gateway`). */
 export interface DetectionEnforcer {
@@ -280,7 +281,7 @@ export class Detector {
     const t0 = performance.now();
     const base = reason.split(" ")[0] ?? reason;
     if (!AUTH_FAILURES.has(base) && !base.startsWith("source_rate_exceeded")) return;
-    const host = hostOf(remote);
+    const host = hostOfEndpoint(remote);
     let src = this.#sources.get(host);
     if (src === undefined) {
       if (this.#sources.size >= this.#config.maxDevices) this.#evictOldest(this.#sources);
@@ -649,11 +650,4 @@ function reached(count: number, threshold: number): boolean {
 
 function round(v: number): number {
   return Math.round(v * 100) / 100;
-}
-
-function hostOf(remote: string): string {
-  if (remote.startsWith("[")) return remote.slice(1, remote.indexOf("]"));
-  // The gateway reports `host:port` (IPv4, IPv4-mapped IPv6) or a bare host.
-  const m = /^(.*):(\d+)$/.exec(remote);
-  return m !== null && (m[1]!.includes(".") || !m[1]!.includes(":")) ? m[1]! : remote;
 }

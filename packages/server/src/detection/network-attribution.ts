@@ -57,17 +57,20 @@ interface Window {
   reported: boolean;
 }
 
-/** The host of `host`, `host:port` or `[v6]:port`. */
+/**
+ * The host of an endpoint as the gateway and packet analysis report it: `host:port` (IPv4, or
+ * IPv4-mapped IPv6 such as `::ffff:10.0.0.5:5000`), `[v6]:port`, or a bare host, IPv6 address or MAC.
+ */
 export function hostOfEndpoint(endpoint: string): string {
   if (endpoint.startsWith("[")) return endpoint.slice(1, endpoint.indexOf("]"));
-  const colons = endpoint.split(":").length - 1;
-  return colons === 1 ? endpoint.slice(0, endpoint.indexOf(":")) : endpoint;
+  const m = /^(.*):(\d+)$/.exec(endpoint);
+  return m !== null && (m[1]!.includes(".") || !m[1]!.includes(":")) ? m[1]! : endpoint;
 }
 
 function portOfEndpoint(endpoint: string): string {
-  if (endpoint.startsWith("[")) return endpoint.slice(endpoint.indexOf("]") + 2) || "-";
-  const colons = endpoint.split(":").length - 1;
-  return colons === 1 ? endpoint.slice(endpoint.indexOf(":") + 1) : "-";
+  const host = hostOfEndpoint(endpoint);
+  if (host === endpoint) return "-";
+  return endpoint.slice(endpoint.lastIndexOf(":") + 1);
 }
 
 export class NetworkAttribution {

@@ -1,4 +1,5 @@
 import type { EventBus } from "../core/index.js";
+import { hostOfEndpoint } from "../detection/index.js";
 import type { SignalMap, SignalName } from "../signals/index.js";
 
 /** One security signal as the simulator saw it, reduced to what the report needs. */
@@ -82,19 +83,13 @@ export function toObserved(name: SignalName, payload: unknown, at: number): Obse
     name,
     // Packet analysis knows addresses, not devices: `ip:<src>` (scenarios list it among their actors).
     device:
-      str("device") ?? (name === "network.anomaly_detected" && str("src") !== null ? `ip:${hostOf(str("src") ?? "")}` : null),
+      str("device") ??
+      (name === "network.anomaly_detected" && str("src") !== null ? `ip:${hostOfEndpoint(str("src") ?? "")}` : null),
     reason,
     dropped: typeof p.dropped === "number" ? p.dropped : 0,
     remote: str("remote") ?? remotes[0] ?? null,
     rule: str("rule"),
   };
-}
-
-/** The address of `host:port`, `[v6]:port`, or a bare address. */
-export function hostOf(endpoint: string): string {
-  if (endpoint.startsWith("[")) return endpoint.slice(1, endpoint.indexOf("]"));
-  const colons = endpoint.split(":").length - 1;
-  return colons === 1 ? endpoint.slice(0, endpoint.indexOf(":")) : endpoint;
 }
 
 /**

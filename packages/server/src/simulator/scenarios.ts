@@ -2,7 +2,7 @@ import { DeviceSdkError, connect, enroll, type DeviceConnection } from "@vigil/d
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeScanCapture } from "./network-scan.js";
-import { hostOf } from "./observer.js";
+import { hostOfEndpoint } from "../detection/index.js";
 import { loadDefaultProfiles, type Profile } from "../policy/index.js";
 import { closedWithin, credentialsOf, endQuietly, rawConnect, rawSubscribe } from "./attacker.js";
 import type { Fleet } from "./fleet.js";
@@ -490,7 +490,7 @@ export const scenarios = {
           addresses: capture.addresses,
           ratePerSecond: capture.ratePerSecond,
           analysed: alerts !== undefined,
-          alertsFromDevice: alerts?.filter((a) => hostOf(a.src) === deviceIp).length ?? null,
+          alertsFromDevice: alerts?.filter((a) => hostOfEndpoint(a.src) === deviceIp).length ?? null,
         },
       };
     },
