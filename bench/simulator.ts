@@ -29,7 +29,9 @@ export const about = `The issue's target is ${TARGET.toLocaleString("en")} simul
 \`$TMPDIR/vigil-bench-simulator\`, with the Vigil data dir that issued the certificates); later runs reuse it. Vigil runs
 in the benchmark's process; the fleet runs in a child process (\`bench/lib/simulator-fleet.ts\`, \`Fleet.startSaved\`,
 as \`vigil simulate --identities DIR\`): each device loads its key and certificate, connects over mutual TLS with the
-device SDK (\`--connections\` at once, default 20) and sends its profile's telemetry. Figures: devices connected, the
+device SDK (\`--connections\` at once, default 20) and sends its profile's telemetry. Devices whose session dropped during the connect phase are given up to 120 s
+to reconnect (\`settle_seconds\`); \`devices_connected\` counts the sessions up after that, and the reconnects in
+each phase are reported. Figures: devices connected, the
 child's resident-memory growth per device (after GC, once all are connected and again after \`--duration\` seconds
 of telemetry), connections per second, telemetry messages per second. \`VIGIL_BENCH_SIM_DEVICES=N\` changes the
 count (each device is one file descriptor on both sides: \`ulimit -n\` must exceed it).`;
@@ -121,13 +123,21 @@ export async function run({ progress, signal, duration, connections }: BenchOpti
       });
       const connected = await progress.phase(
         `connect ${wanted} saved devices from the fleet process`,
-        (): Promise<{ baselineKb: number; connectMs: number; connected: number; failures: number }> => next("connected"),
+        (): Promise<{
+          baselineKb: number;
+          connectMs: number;
+          settleMs: number;
+          started: number;
+          connected: number;
+          failures: number;
+          reconnects: number;
+        }> => next("connected"),
         { expectSeconds: Math.ceil(wanted / 80) },
       );
       await next("ready");
       const sample = async () => {
         child.send({ kind: "sample" });
-        const m: { rssKb: number; connected: number; sent: number } = await next("sample");
+        const m: { rssKb: number; connected: number; sent: number; reconnects: number } = await next("sample");
         return m;
       };
       const atConnect = await sample();
@@ -142,8 +152,12 @@ export async function run({ progress, signal, duration, connections }: BenchOpti
       const after = await sample();
       const perDevice = (kb: number) => Math.round(((kb - connected.baselineKb) / Math.max(1, connected.connected)) * 10) / 10;
       Object.assign(figures, {
+        devices_started: connected.started,
         devices_connected: connected.connected,
         connect_failures: connected.failures,
+        settle_seconds: Math.round(connected.settleMs / 100) / 10,
+        reconnects_during_connect: connected.reconnects,
+        reconnects_during_telemetry: after.reconnects - atConnect.reconnects,
         connect_seconds: Math.round(connected.connectMs / 100) / 10,
         connect_rate_per_s: Math.round((connected.connected / (connected.connectMs / 1000)) * 10) / 10,
         fleet_rss_mb: Math.round(after.rssKb / 1024),

@@ -8,7 +8,17 @@ import { callApi } from "../../src/cli/client.js";
 import { opensslCsr } from "../est-support.js";
 import { tempDir } from "../support.js";
 import { launchDaemon, type Daemon } from "./daemon-fixture.js";
-import { Rng, caseIndices, envCount, fuzzFailure, jsonText, mutateBytes, mutateJson, runSeed } from "./fuzz-support.js";
+import {
+  FuzzMemoryCurve,
+  Rng,
+  caseIndices,
+  envCount,
+  fuzzFailure,
+  jsonText,
+  mutateBytes,
+  mutateJson,
+  runSeed,
+} from "./fuzz-support.js";
 
 // Mutation fuzzing of every route of the HTTP API that takes a body (POST/PUT/PATCH), read
 // from the running daemon's own OpenAPI document, plus the EST routes with mutated CSRs.
@@ -186,6 +196,7 @@ test(`fuzz: every API route with a body answers bad input with a 4xx and a catal
   const indices = caseIndices(cases);
   const warmupAt = Math.min(300, Math.floor(indices.length / 4));
   let rssWarm: number | undefined;
+  const memory = new FuzzMemoryCurve(daemon, cases);
   let next = 0;
   let done = 0;
   let failure: Error | undefined;
@@ -262,6 +273,7 @@ test(`fuzz: every API route with a body answers bad input with a 4xx and a catal
       }
       done++;
       if (done === warmupAt) rssWarm = daemon.rssKiB();
+      memory.note(done);
       if (done % 500 === 0 && !(await daemon.healthy(10_000))) {
         failure = fuzzFailure("api-fuzz", seed, i, body, "the daemon died or /healthz did not answer within 10 s");
       }
@@ -271,7 +283,16 @@ test(`fuzz: every API route with a body answers bad input with a 4xx and a catal
   if (failure) throw failure;
   assert.ok(await daemon.healthy(10_000), "the daemon is alive and healthy after the run");
   const rssEnd = daemon.rssKiB() as number;
-  const figures = { seed, cases: done, routes: all.length, statuses, rssWarmKiB: rssWarm, rssEndKiB: rssEnd, perRoute };
+  const figures = {
+    seed,
+    cases: done,
+    routes: all.length,
+    statuses,
+    rssWarmKiB: rssWarm,
+    rssEndKiB: rssEnd,
+    memory: await memory.samples(),
+    perRoute,
+  };
   process.stdout.write(`api-fuzz figures: ${JSON.stringify({ ...figures, perRoute: undefined })}\n`);
   if (process.env.VIGIL_RELIABILITY_OUT)
     writeFileSync(join(process.env.VIGIL_RELIABILITY_OUT, "api-fuzz.json"), JSON.stringify(figures, null, 2));

@@ -22,6 +22,8 @@ export interface Daemon {
   /** True while the process runs and `/healthz` answers 200 within `timeoutMs`. */
   healthy(timeoutMs?: number): Promise<boolean>;
   rssKiB(): number | undefined;
+  /** V8 heap in use (MiB) from the daemon's `/metrics`; null when it does not answer. */
+  heapUsedMiB(): Promise<number | null>;
   /** SIGTERM and wait for a clean exit; returns the exit code. */
   stop(): Promise<number | null>;
   kill9(): Promise<void>;
@@ -103,6 +105,15 @@ export async function launchDaemon(options: DaemonOptions): Promise<Daemon & { r
       return Promise.race([answer, timeout]);
     },
     rssKiB: () => rssKiB(pid),
+    async heapUsedMiB() {
+      try {
+        const { data } = await callApi<string>(anonymous, "GET", "/metrics");
+        const m = /^vigil_nodejs_heap_size_used_bytes (\S+)$/m.exec(String(data));
+        return m ? Math.round((Number(m[1]) / 1024 / 1024) * 10) / 10 : null;
+      } catch {
+        return null;
+      }
+    },
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
       child.kill("SIGTERM");

@@ -332,3 +332,43 @@ export function jsonText(value: unknown, maxBytes = 1 << 20): Buffer {
   const bytes = Buffer.from(text);
   return bytes.length > maxBytes ? bytes.subarray(0, maxBytes) : bytes;
 }
+
+/** One point of a fuzz run's memory curve. */
+export interface FuzzMemorySample {
+  readonly cases: number;
+  readonly rssMiB: number | null;
+  readonly heapUsedMiB: number | null;
+}
+
+/**
+ * The daemon's memory every `every` cases of a fuzz run (about 40 points whatever the case
+ * count), so that "memory stays bounded" can be read as a curve: a leak per case climbs
+ * steadily, a high-water mark flattens out.
+ */
+export class FuzzMemoryCurve {
+  readonly every: number;
+  readonly #pending: Promise<FuzzMemorySample>[] = [];
+  readonly #daemon: { rssKiB(): number | undefined; heapUsedMiB(): Promise<number | null> };
+
+  constructor(daemon: { rssKiB(): number | undefined; heapUsedMiB(): Promise<number | null> }, totalCases: number) {
+    this.#daemon = daemon;
+    this.every = Math.max(250, Math.ceil(totalCases / 40));
+  }
+
+  /** Call after each finished case with the number of cases done. */
+  note(done: number): void {
+    if (done % this.every !== 0) return;
+    const rss = this.#daemon.rssKiB();
+    this.#pending.push(
+      this.#daemon.heapUsedMiB().then((heapUsedMiB) => ({
+        cases: done,
+        rssMiB: rss === undefined ? null : Math.round(rss / 102.4) / 10,
+        heapUsedMiB,
+      })),
+    );
+  }
+
+  async samples(): Promise<FuzzMemorySample[]> {
+    return (await Promise.all(this.#pending)).sort((a, b) => a.cases - b.cases);
+  }
+}

@@ -7,7 +7,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import type { DeviceCredentials } from "../../../device-sdk/src/index.js";
 import { repoRoot, tempDir } from "../support.js";
 import { claimTokens, enrollWithToken, launchDaemon, type Daemon } from "./daemon-fixture.js";
-import { Rng, caseIndices, envCount, fuzzFailure, mutateBytes, runSeed } from "./fuzz-support.js";
+import { FuzzMemoryCurve, Rng, caseIndices, envCount, fuzzFailure, mutateBytes, runSeed } from "./fuzz-support.js";
 
 // Mutation fuzzing of the MQTT gateway over raw mutual-TLS sockets, against `vigil up` in its
 // own process. Corpus: the mqtt-packet package's parse/generate test vectors plus valid
@@ -183,6 +183,7 @@ test(`fuzz: MQTT packets over mutual TLS: no crash, no hang, memory bounded (${c
   const indices = caseIndices(cases);
   const warmupAt = Math.min(200, Math.floor(indices.length / 4));
   let rssWarm: number | undefined;
+  const memory = new FuzzMemoryCurve(daemon, cases);
   let next = 0;
   let done = 0;
   let failure: Error | undefined;
@@ -202,6 +203,7 @@ test(`fuzz: MQTT packets over mutual TLS: no crash, no hang, memory bounded (${c
       spentMs[outcome] += Date.now() - started;
       done++;
       if (done === warmupAt) rssWarm = daemon.rssKiB();
+      memory.note(done);
       if (done % 250 === 0) {
         const why = await gatewayAlive();
         if (why !== undefined) failure = fuzzFailure("mqtt-fuzz", seed, i, input, why);
@@ -213,7 +215,16 @@ test(`fuzz: MQTT packets over mutual TLS: no crash, no hang, memory bounded (${c
   const why = await gatewayAlive();
   assert.equal(why, undefined, `after ${done} cases: ${why}`);
   const rssEnd = daemon.rssKiB() as number;
-  const figures = { seed, cases: done, outcomes, spentMs, vectors: vectors.length, rssWarmKiB: rssWarm, rssEndKiB: rssEnd };
+  const figures = {
+    seed,
+    cases: done,
+    outcomes,
+    spentMs,
+    vectors: vectors.length,
+    rssWarmKiB: rssWarm,
+    rssEndKiB: rssEnd,
+    memory: await memory.samples(),
+  };
   process.stdout.write(`mqtt-fuzz figures: ${JSON.stringify(figures)}\n`);
   if (process.env.VIGIL_RELIABILITY_OUT)
     writeFileSync(join(process.env.VIGIL_RELIABILITY_OUT, "mqtt-fuzz.json"), JSON.stringify(figures, null, 2));

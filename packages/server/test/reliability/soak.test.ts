@@ -3,7 +3,6 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { callApi } from "../../src/cli/client.js";
 import { cleanEnv, repoRoot, tempDir } from "../support.js";
 import { launchDaemon, type Daemon } from "./daemon-fixture.js";
 import { envCount } from "./fuzz-support.js";
@@ -30,16 +29,6 @@ after(async () => {
   await daemon?.stop();
   work.remove();
 });
-
-async function heapUsedMiB(d: Daemon): Promise<number | null> {
-  try {
-    const { data } = await callApi<string>(d.anonymous, "GET", "/metrics");
-    const m = /^vigil_nodejs_heap_size_used_bytes (\S+)$/m.exec(String(data));
-    return m ? Number(m[1]) / 1024 / 1024 : null;
-  } catch {
-    return null;
-  }
-}
 
 test(`soak: ${devices} devices for ${seconds} s, the daemon's memory flat within 10 % after a ${warmupSeconds} s warm-up`, async () => {
   const d = await launchDaemon({
@@ -107,7 +96,7 @@ test(`soak: ${devices} devices for ${seconds} s, the daemon's memory flat within
       samples.push({
         t: Math.round((Date.now() - start) / 100) / 10,
         rssMiB: Math.round((rss / 1024) * 10) / 10,
-        heapUsedMiB: await heapUsedMiB(d).then((v) => (v === null ? null : Math.round(v * 10) / 10)),
+        heapUsedMiB: await d.heapUsedMiB(),
         connected: last?.stats.connected ?? null,
       });
       await new Promise((r) => setTimeout(r, sampleSeconds * 1000));
