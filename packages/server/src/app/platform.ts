@@ -372,8 +372,12 @@ export class Platform {
             drills: this.drills,
           });
           await this.#audit.start(signal);
+          // Drills survive a restart; on a shared store every node re-reads them every 2 s.
+          if (this.store.drills !== undefined)
+            await this.drills.load(this.store.drills, this.store.engine === "postgres" ? 2_000 : undefined);
         },
         stop: async () => {
+          this.drills.stop();
           await this.#audit?.stop();
         },
       },

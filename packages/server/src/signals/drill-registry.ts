@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+
 /**
  * The drills in progress: which devices an exercise (`vigil drill`) acts on, and until when.
  * What the platform records about them — audit entries, incidents, outgoing events — is
@@ -18,24 +20,80 @@ export interface Drill {
   readonly by: string;
 }
 
+/**
+ * Where drills are kept (the store's `drills` table on SQLite and PostgreSQL): a drill survives
+ * a restart of the node that started it, and every node of a cluster tags what it records.
+ */
+export interface DrillRepository {
+  /** Inserts or replaces a drill (ending one moves its `endsAt` earlier). */
+  save(drill: Drill): Promise<void>;
+  /** The latest `limit` drills by start, the latest first. */
+  recent(limit: number): Promise<Drill[]>;
+}
+
 /** Drills kept for listing (ended ones included), oldest dropped first. */
 const MAX_DRILLS = 200;
 
 export class DrillRegistry {
   readonly #drills = new Map<string, Drill>();
   readonly #now: () => number;
+  #repository: DrillRepository | undefined;
   #active: Drill[] = [];
   #seq = 0;
+  #timer: NodeJS.Timeout | undefined;
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
+  }
+
+  /**
+   * Keeps drills in `repository` from now on and reads the stored ones (at start, and every
+   * `syncEveryMs` when given: how the nodes of a cluster learn of drills started elsewhere). A
+   * drill ended anywhere ends here too.
+   */
+  async load(repository: DrillRepository, syncEveryMs?: number): Promise<void> {
+    this.#repository = repository;
+    await this.#sync();
+    if (syncEveryMs !== undefined && this.#timer === undefined) {
+      this.#timer = setInterval(() => void this.#sync().catch(() => undefined), syncEveryMs);
+      this.#timer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Writes a drill that `start` or `end` changed to the store (no-op without one). */
+  async save(drill: Drill): Promise<void> {
+    await this.#repository?.save(drill);
+  }
+
+  async #sync(): Promise<void> {
+    if (this.#repository === undefined) return;
+    const stored = await this.#repository.recent(MAX_DRILLS);
+    for (const drill of stored.reverse()) {
+      const known = this.#drills.get(drill.id);
+      if (known === undefined) this.#drills.set(drill.id, { ...drill });
+      else known.endsAt = Math.min(known.endsAt, drill.endsAt);
+    }
+    this.#trim();
+    this.#refresh();
+  }
+
+  #trim(): void {
+    if (this.#drills.size <= MAX_DRILLS) return;
+    const oldestFirst = [...this.#drills.values()].sort((a, b) => a.startedAt - b.startedAt);
+    for (const d of oldestFirst.slice(0, this.#drills.size - MAX_DRILLS)) this.#drills.delete(d.id);
   }
 
   /** Registers a drill starting now for `durationMs`. */
   start(input: { name: string; devices: readonly string[]; prefixes: readonly string[]; durationMs: number; by: string }): Drill {
     const startedAt = this.#now();
     const drill: Drill = {
-      id: `drl_${startedAt.toString(36)}${(++this.#seq).toString(36)}`,
+      // Unique across the nodes of a cluster: time, this registry's sequence and 24 random bits.
+      id: `drl_${startedAt.toString(36)}${(++this.#seq).toString(36)}${randomBytes(3).toString("hex")}`,
       name: input.name,
       devices: [...new Set(input.devices)],
       prefixes: [...new Set(input.prefixes)],
@@ -44,10 +102,7 @@ export class DrillRegistry {
       by: input.by,
     };
     this.#drills.set(drill.id, drill);
-    for (const id of this.#drills.keys()) {
-      if (this.#drills.size <= MAX_DRILLS) break;
-      this.#drills.delete(id);
-    }
+    this.#trim();
     this.#refresh();
     return drill;
   }
@@ -66,7 +121,7 @@ export class DrillRegistry {
   }
 
   list(): Drill[] {
-    return [...this.#drills.values()].reverse();
+    return [...this.#drills.values()].reverse().sort((a, b) => b.startedAt - a.startedAt);
   }
 
   /**

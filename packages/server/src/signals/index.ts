@@ -1,2 +1,2 @@
 export * from "./catalogue.js";
-export { DrillRegistry, type Drill } from "./drill-registry.js";
+export { DrillRegistry, type Drill, type DrillRepository } from "./drill-registry.js";

@@ -11,6 +11,7 @@ import type { TrustRepository } from "../trust/index.js";
 import type { OtaRepository } from "../ota/index.js";
 import type { AssessmentRepository } from "../assessment/index.js";
 import type { DeadLetterRepository, IncidentRepository } from "../response/index.js";
+import type { DrillRepository } from "../signals/index.js";
 import type { LegacyCredentialRepository } from "../gateway/legacy-passwords.js";
 
 /**
@@ -44,6 +45,8 @@ export interface Store {
   readonly legacyCredentials: LegacyCredentialRepository;
   /** Revoked devices that may enroll again by passing the door's checks (absent: never). */
   readonly readmissions?: ReadmissionRepository;
+  /** Drills (`vigil drill`), so that tagging survives a restart and is the same on every node (absent: in memory). */
+  readonly drills?: DrillRepository;
   /** Mutual exclusion of periodic jobs: per process on SQLite, per cluster on PostgreSQL. */
   readonly jobs: JobLock;
   schemaVersion(): Promise<number>;

@@ -1036,6 +1036,26 @@ export function repositorySuite(engine: string, open: StoreFactory): void {
     assert.equal(await store.certificates.get("rd1-again"), undefined);
   });
 
+  it("drills: saved and listed latest first; saving again only moves the end earlier", async ({ store }) => {
+    const drills = store.drills;
+    assert.ok(drills !== undefined, "both engines keep drills");
+    const base = { devices: ["meter-7", "pump-1"], prefixes: ["drill-ab12c-"], by: "alice" };
+    await drills.save({ ...base, id: "drl_a", name: "flood", startedAt: 1_000, endsAt: 61_000 });
+    await drills.save({ ...base, id: "drl_b", name: "recon", startedAt: 2_000, endsAt: 62_000, devices: [], prefixes: [] });
+    assert.deepEqual(
+      (await drills.recent(10)).map((d) => d.id),
+      ["drl_b", "drl_a"],
+    );
+    assert.deepEqual(
+      (await drills.recent(1)).map((d) => d.id),
+      ["drl_b"],
+    );
+    await drills.save({ ...base, id: "drl_a", name: "flood", startedAt: 1_000, endsAt: 30_000 });
+    await drills.save({ ...base, id: "drl_a", name: "flood", startedAt: 1_000, endsAt: 90_000 });
+    const a = (await drills.recent(10)).find((d) => d.id === "drl_a");
+    assert.deepEqual(a, { ...base, id: "drl_a", name: "flood", startedAt: 1_000, endsAt: 30_000 });
+  });
+
   it("jobs: of two concurrent runs of one job only one runs; other jobs and later runs are free", async ({ store }) => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));

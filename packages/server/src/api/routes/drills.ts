@@ -16,7 +16,7 @@ function dto(d: Drill, now: number): DrillDto {
     prefixes: [...d.prefixes],
     startedAt: iso(d.startedAt),
     endsAt: iso(d.endsAt),
-    active: now >= d.startedAt && now <= d.endsAt,
+    active: now >= d.startedAt && now < d.endsAt,
     by: d.by,
   };
 }
@@ -51,6 +51,7 @@ export const drillRoutes: FastifyPluginAsyncZod<{ drills: DrillRegistry; bus: Si
         durationMs: body.durationSeconds * 1000,
         by,
       });
+      await deps.drills.save(drill);
       deps.bus.emit("drill.started", {
         drill: drill.id,
         name: drill.name,
@@ -69,7 +70,7 @@ export const drillRoutes: FastifyPluginAsyncZod<{ drills: DrillRegistry; bus: Si
       config: { permission: "incidents:read" },
       schema: {
         tags: ["incidents"],
-        summary: "Drills, the latest first (kept in memory).",
+        summary: "Drills, the latest first (the last 200, kept in the store).",
         response: { 200: DrillListDto, 401: ErrorBody },
       },
     },
@@ -91,6 +92,7 @@ export const drillRoutes: FastifyPluginAsyncZod<{ drills: DrillRegistry; bus: Si
       const drill = deps.drills.end(request.params.id);
       if (drill === undefined)
         throw new VigilError("DRILL_NOT_FOUND", `no drill ${request.params.id}`, { hint: "List them with GET /api/v1/drills." });
+      await deps.drills.save(drill);
       deps.bus.emit("drill.ended", { drill: drill.id, by: principalOf(request).username });
       return dto(drill, deps.clock.now());
     },

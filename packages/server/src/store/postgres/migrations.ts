@@ -372,6 +372,23 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       );
     `),
   },
+  {
+    version: 3,
+    name: "drills",
+    // SQLite migration 13: drills, so that tagging survives a restart and every node tags alike.
+    sql: ctext(`
+      CREATE TABLE drills (
+        id ctext PRIMARY KEY,
+        name ctext NOT NULL,
+        devices ctext NOT NULL,
+        prefixes ctext NOT NULL,
+        started_at bigint NOT NULL,
+        ends_at bigint NOT NULL,
+        started_by ctext NOT NULL
+      );
+      CREATE INDEX drills_started ON drills(started_at);
+    `),
+  },
 ];
 
 export const postgresLatestVersion = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

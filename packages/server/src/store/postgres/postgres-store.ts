@@ -18,6 +18,7 @@ import { PostgresDataKeys, PostgresMfa, PostgresOperators, PostgresSessions, Pos
 import { PostgresOta } from "./postgres-ota.js";
 import { PostgresAssessment } from "./postgres-assessment.js";
 import { PostgresTrust } from "./postgres-trust.js";
+import { PostgresDrills } from "./postgres-drills.js";
 import { PostgresReadmissions } from "./postgres-readmissions.js";
 import { postgresLatestVersion, postgresMigrations, type PostgresMigration } from "./migrations.js";
 
@@ -144,6 +145,7 @@ class PostgresStore implements Store {
   readonly deadLetters: PostgresDeadLetters;
   readonly legacyCredentials: PostgresLegacyCredentials;
   readonly readmissions: PostgresReadmissions;
+  readonly drills: PostgresDrills;
   readonly jobs: JobLock;
   readonly #db: Db;
   #closed = false;
@@ -169,6 +171,7 @@ class PostgresStore implements Store {
     this.deadLetters = new PostgresDeadLetters(db);
     this.legacyCredentials = new PostgresLegacyCredentials(db);
     this.readmissions = new PostgresReadmissions(db);
+    this.drills = new PostgresDrills(db);
     this.jobs = new PostgresJobLock(db.pool);
   }
 

@@ -418,6 +418,24 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 13,
+    name: "drills",
+    // Drills (\`vigil drill\`, POST /api/v1/drills): which devices an exercise acts on and until
+    // when, so that tagging survives a restart and every node of a cluster tags alike.
+    sql: `
+      CREATE TABLE drills (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        devices TEXT NOT NULL,
+        prefixes TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ends_at INTEGER NOT NULL,
+        started_by TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX drills_started ON drills(started_at);
+    `,
+  },
 ];
 
 export const latestVersion = migrations.reduce((max, m) => Math.max(max, m.version), 0);

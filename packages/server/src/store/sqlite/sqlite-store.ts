@@ -21,6 +21,7 @@ import { SqliteOta } from "./sqlite-ota.js";
 import { SqliteAssessment } from "./sqlite-assessment.js";
 import { SqliteLegacyCredentials } from "./sqlite-legacy-credentials.js";
 import { SqliteDeadLetters, SqliteIncidents } from "./sqlite-incidents.js";
+import { SqliteDrills } from "./sqlite-drills.js";
 import { SqliteReadmissions } from "./sqlite-readmissions.js";
 
 type Db = Database.Database;
@@ -147,6 +148,7 @@ class SqliteStore implements Store {
   readonly deadLetters: SqliteDeadLetters;
   readonly jobs: JobLock = new InProcessJobLock();
   readonly readmissions: SqliteReadmissions;
+  readonly drills: SqliteDrills;
   readonly #db: Db;
 
   constructor(db: Db, file: string) {
@@ -170,6 +172,7 @@ class SqliteStore implements Store {
     this.incidents = new SqliteIncidents(db);
     this.deadLetters = new SqliteDeadLetters(db);
     this.readmissions = new SqliteReadmissions(db);
+    this.drills = new SqliteDrills(db);
   }
 
   async schemaVersion(): Promise<number> {
