@@ -122,7 +122,7 @@ test("a periodic job takes the Redis lock: a second node does not run it while t
   assert.deepEqual(await second.run("audit-checks", async () => "second"), { ran: true, value: "second" });
 });
 
-test("cluster settings: the default is one node with no transport; an unknown transport or role is refused with every problem listed", async () => {
+test("cluster settings: the default is one node with no transport; an unknown transport or role, or a Redis URL with a badly encoded password, is refused with every problem listed", async () => {
   const defaults = await loadConfig({ env: {}, cwd: "/" });
   assert.equal(defaults.cluster.transport, "none");
   assert.equal(defaults.cluster.role, "all");
@@ -131,13 +131,20 @@ test("cluster settings: the default is one node with no transport; an unknown tr
     loadConfig({
       env: {},
       cwd: "/",
-      flags: { "cluster-transport": "kafka", "cluster-role": "leader", "mqtt-persistence": "disk" },
+      flags: {
+        "cluster-transport": "kafka",
+        "cluster-role": "leader",
+        "mqtt-persistence": "disk",
+        "cluster-redis-url": "redis://vigil:p%zzss@127.0.0.1:6379",
+      },
     }),
     (error: VigilError) => {
       assert.equal(error.code, "CONFIG_INVALID");
       assert.match(error.message, /cluster\.transport/);
       assert.match(error.message, /cluster\.role/);
       assert.match(error.message, /mqtt\.persistence/);
+      assert.match(error.message, /cluster\.redisUrl.*percent-encoded/);
+      assert.doesNotMatch(error.message, /p%zzss/, "the password is not echoed");
       return true;
     },
   );

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { AuditListResponse, DrillDto, DrillListDto } from "@vigil/contract";
 import { callApi } from "../src/cli/client.js";
+import { systemClock } from "../src/core/index.js";
 import { startPlatform, tempDir } from "./support.js";
 
 // A drill outlives a restart of Vigil: it is kept in the store (migration 13), so what happens to
@@ -9,7 +10,7 @@ import { startPlatform, tempDir } from "./support.js";
 
 // One wall clock for the three runs (a test platform's own clock may be moved ahead by its TOTP
 // logins, which would put the drill's window out of reach of the next run's clock).
-const clock = { now: () => Date.now() };
+const clock = systemClock;
 
 test("a drill registered before a restart still tags its devices after it, and can be ended then", async () => {
   const dir = tempDir("vigil-drill-restart-");

@@ -52,6 +52,29 @@ test("embedded and standalone CycloneDX VEX become statements; BOM-Links resolve
   );
 });
 
+test("a VEX BOM-Link with a bad percent-encoding is a warning on that statement, not an exception (found by the long fuzz run)", () => {
+  const meter = parseCycloneDx(read("sbom-smart-meter-2.4.1.cdx.json"));
+  assert.ok(meter.ok);
+  const doc = JSON.parse(read("vex-smart-meter.cdx.json")) as {
+    vulnerabilities: { affects: { ref: string }[] }[];
+  };
+  const good = doc.vulnerabilities.length;
+  const first = doc.vulnerabilities[0];
+  assert.ok(first !== undefined);
+  doc.vulnerabilities.push({
+    ...first,
+    affects: [{ ref: `urn:cdx:${"0".repeat(8)}-0000-0000-0000-${"0".repeat(12)}/1#%E0%A4%A` }],
+  });
+  const vex = parseCycloneDxVex(doc, () => undefined);
+  assert.ok(vex.ok, "the document is still imported");
+  const bad = vex.issues.filter((i) => i.path === `vulnerabilities[${good}].affects[0].ref`);
+  assert.deepEqual(
+    bad.map((i) => i.code),
+    ["VEX_REF_UNRESOLVED"],
+  );
+  assert.match(bad[0]?.message ?? "", /bad percent-encoding/);
+});
+
 test("bad SBOMs fail with one clear error each: wrong spec version, not CycloneDX, truncated, huge, too many components", () => {
   const first = (text: string, limits?: { maxBytes: number; maxComponents: number }) => {
     const r = parseCycloneDx(text, limits);

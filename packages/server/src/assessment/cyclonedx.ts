@@ -309,7 +309,19 @@ export function readVex(
         const link = /^urn:cdx:([0-9a-f-]{36})\/(\d+)#(.+)$/i.exec(ref);
         if (link !== null) {
           const serial = `urn:uuid:${(link[1] as string).toLowerCase()}`;
-          const bomRef = decodeURIComponent(link[3] as string);
+          let bomRef: string;
+          try {
+            bomRef = decodeURIComponent(link[3] as string);
+          } catch {
+            // Found by the long parser fuzz: a bad percent-encoding threw URIError out of the import.
+            issues.add(
+              "warning",
+              "VEX_REF_UNRESOLVED",
+              `${where}.affects[${k}].ref`,
+              `${v.data.id}: the BOM-Link ${ref.slice(0, 200)} has a bad percent-encoding`,
+            );
+            return;
+          }
           sbomSerial = serial;
           component = serial === ownSerial ? byRef.get(bomRef) : resolveLink?.(serial, bomRef);
         } else {

@@ -38,6 +38,7 @@ export const clusterConfigSchema = z
     redisUrl: z
       .string()
       .regex(/^rediss?:\/\//)
+      .refine(decodableUrl, "must be a URL whose user and password are validly percent-encoded (e.g. %40 for @)")
       .default(CLUSTER_DEFAULTS.redisUrl)
       .describe("Redis of the cluster (and of mqtt.persistence=redis), redis://[user:pass@]host:port[/db]."),
     natsUrl: z
@@ -67,4 +68,16 @@ export function defaultNodeId(): string {
   return `${hostname()
     .replace(/[^A-Za-z0-9_.-]/g, "-")
     .slice(0, 40)}-${process.pid}`;
+}
+
+/** `new URL` keeps a bad percent-encoding (`%zz`) that decoding the credentials later throws on. */
+function decodableUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    return true;
+  } catch {
+    return false;
+  }
 }

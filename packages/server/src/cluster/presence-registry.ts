@@ -29,7 +29,9 @@ const RELEASE = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call
  * On `gateway.connected`, the entry is swapped for this node's (`SET ... GET`); when the
  * previous holder is another live node, the same identity is connected twice in the
  * cluster: `identity.cloned_suspected` is raised, as the gateway does for two sessions on
- * one node (aedes then ends the older session through its `$SYS/.../new/clients` message).
+ * one node (aedes then ends the older session through its `$SYS/.../new/clients` message) —
+ * once that node's heartbeat is seen to go on (`#stillAlive`): a killed node's devices
+ * reconnecting elsewhere within `ttlMs` are a failover, not clones.
  */
 export class PresenceRegistry {
   readonly #options: PresenceOptions;
@@ -38,6 +40,8 @@ export class PresenceRegistry {
   #timer: NodeJS.Timeout | undefined;
   #offs: (() => void)[] = [];
   clones = 0;
+  /** Devices that came here from a node that had stopped (its heartbeat no longer moved): not clones. */
+  failovers = 0;
 
   constructor(options: PresenceOptions) {
     this.#options = options;
@@ -49,7 +53,7 @@ export class PresenceRegistry {
     await redis.connect();
     this.#redis = redis;
     await this.#heartbeat();
-    this.#timer = setInterval(() => void this.#heartbeat(), Math.max(250, Math.floor(this.#options.ttlMs / 3)));
+    this.#timer = setInterval(() => void this.#heartbeat(), this.#heartbeatMs());
     this.#timer.unref();
     const bus = this.#options.bus;
     this.#offs = [
@@ -101,7 +105,12 @@ export class PresenceRegistry {
       const previous = await redis.set(this.#deviceKey(device), value, "GET");
       const entry = previous === null ? undefined : parseEntry(previous);
       if (entry === undefined || entry.node === this.#options.nodeId) return;
-      if ((await redis.exists(this.#nodeKey(entry.node))) !== 1) return;
+      if (!(await this.#stillAlive(redis, entry.node))) {
+        this.failovers++;
+        return;
+      }
+      // Still ours? A session that ended meanwhile (the device moved on) is no clone either.
+      if (this.#local.get(device)?.value !== value) return;
       this.clones++;
       const host = (r: string) => r.replace(/:\d+$/, "");
       this.#options.bus.emit("identity.cloned_suspected", {
@@ -113,6 +122,26 @@ export class PresenceRegistry {
     } catch (error) {
       this.#options.log.warn({ err: error, device }, "presence registry unavailable");
     }
+  }
+
+  /**
+   * Whether `node` is alive, judged by its heartbeat going on: its liveness key outlives a
+   * killed node by up to `ttlMs`, and a device of that node reconnecting here meanwhile (the
+   * failover every such device makes) must not read as one identity in two places. So the key
+   * must be there and its heartbeat stamp must move within two heartbeat periods. Delays a
+   * cross-node clone finding by those two periods (on one node the gateway's own check is
+   * immediate).
+   */
+  async #stillAlive(redis: Redis, node: string): Promise<boolean> {
+    const before = await redis.get(this.#nodeKey(node));
+    if (before === null) return false;
+    await new Promise((resolve) => setTimeout(resolve, 2 * this.#heartbeatMs()).unref());
+    const after = await redis.get(this.#nodeKey(node));
+    return after !== null && after !== before;
+  }
+
+  #heartbeatMs(): number {
+    return Math.max(250, Math.floor(this.#options.ttlMs / 3));
   }
 
   /** `remote` given: only when it is still that session's (a taken-over session ends after its successor began). */
