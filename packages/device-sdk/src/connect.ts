@@ -29,9 +29,15 @@ export interface DeviceConnection extends EventEmitter {
   readonly connected: boolean;
   /** The serial of the certificate the current session was opened with. */
   readonly serial: string;
-  /** Publishes on `devices/{device}/telemetry`. */
+  /** Publishes on `devices/{device}/telemetry` (see `publish`). */
   publishTelemetry(payload: Buffer | string | object, options?: { qos?: Qos; retain?: boolean }): Promise<void>;
-  /** Publishes on `devices/{device}/<subtopic>` (e.g. `events`), as the profile allows. */
+  /**
+   * Publishes on `devices/{device}/<subtopic>` (e.g. `events`), as the profile allows. QoS 1
+   * resolves at the PUBACK; a publish made while the session is down goes out when it is back.
+   * With a clean session (the default) a QoS 1 publish still unacknowledged when its session
+   * is lost (cut by the gateway, network loss) rejects with `SDK_CONNECTION_LOST`: the new
+   * session does not carry it, the caller decides whether to send it again.
+   */
   publish(subtopic: string, payload: Buffer | string | object, options?: { qos?: Qos; retain?: boolean }): Promise<void>;
   /** Subscribes `devices/{device}/<subtopic>` (e.g. `config`); kept across reconnects. */
   subscribe(subtopic: string, handler: (payload: Buffer, topic: string) => void, options?: { qos?: Qos }): Promise<void>;
@@ -41,8 +47,14 @@ export interface DeviceConnection extends EventEmitter {
   ack(payload: Buffer | string | object): Promise<void>;
   /** Renews the certificate now (needs `renewWith`) and reconnects with it. */
   renewNow(): Promise<DeviceCredentials | undefined>;
-  /** Ends the session; waits for in-flight QoS 1 publishes unless `force` (then the socket is destroyed). */
-  close(options?: { force?: boolean }): Promise<void>;
+  /**
+   * Ends the session and stops reconnecting. Waits up to `drainMs` (default 3 s) for in-flight
+   * QoS 1 publishes to be acknowledged, then sends DISCONNECT; with `force`, when the session
+   * is down (mid-reconnect) or the wait runs out, the socket is destroyed at once and the
+   * publishes still in flight reject with `SDK_CONNECTION_LOST`. Never leaves a socket or a
+   * timer behind; a second call (e.g. with `force`) joins, and hastens, the first.
+   */
+  close(options?: { force?: boolean; drainMs?: number }): Promise<void>;
 }
 
 /**
@@ -72,6 +84,9 @@ class Connection extends EventEmitter implements DeviceConnection {
   #closing = false;
   #refused = false;
   #reconnectNow = false;
+  #closed: Promise<void> | undefined;
+  #forceClose = false;
+  #ending = false;
 
   constructor(options: ConnectOptions, credentials: DeviceCredentials) {
     super();
@@ -104,6 +119,9 @@ class Connection extends EventEmitter implements DeviceConnection {
       if (this.listenerCount("error") > 0) this.emit("error", error);
     });
     this.#client.on("close", () => {
+      // [MQTT-3.1.2-6]: with a clean session the server discards the lost session's state, so
+      // what it did not acknowledge will never be: fail it now rather than leave it pending.
+      if ((options.clean ?? true) && !this.#closing) this.#failInFlight();
       this.emit("close");
       this.#scheduleReconnect();
     });
@@ -132,18 +150,25 @@ class Connection extends EventEmitter implements DeviceConnection {
     await new Promise<void>((resolve, reject) => {
       const onConnect = () => {
         this.#client.off("error", onError);
+        this.#client.off("close", onClose);
         resolve();
       };
       const onError = (error: Error) => {
         this.#client.off("connect", onConnect);
+        this.#client.off("close", onClose);
         this.#closing = true;
+        if (this.#timer !== undefined) clearTimeout(this.#timer);
+        this.#timer = undefined;
         this.#client.end(true);
         reject(
           new DeviceSdkError("SDK_CONNECT_REFUSED", `Vigil's gateway refused the connection: ${error.message}`, { cause: error }),
         );
       };
+      // Closed without an error event: e.g. no CONNACK within connectTimeoutMs (MQTT.js destroys the socket).
+      const onClose = () => onError(new Error("the connection closed before CONNACK"));
       this.#client.once("connect", onConnect);
       this.#client.once("error", onError);
+      this.#client.once("close", onClose);
       this.#client.connect();
     });
     await this.#renewer?.start();
@@ -158,10 +183,12 @@ class Connection extends EventEmitter implements DeviceConnection {
     payload: Buffer | string | object,
     options: { qos?: Qos; retain?: boolean } = {},
   ): Promise<void> {
-    await this.#client.publishAsync(this.#topic("devices", subtopic), body(payload), {
-      qos: options.qos ?? 0,
-      retain: options.retain ?? false,
-    });
+    await this.#client
+      .publishAsync(this.#topic("devices", subtopic), body(payload), {
+        qos: options.qos ?? 0,
+        retain: options.retain ?? false,
+      })
+      .catch(lost);
   }
 
   async subscribe(
@@ -189,7 +216,7 @@ class Connection extends EventEmitter implements DeviceConnection {
   }
 
   async ack(payload: Buffer | string | object): Promise<void> {
-    await this.#client.publishAsync(this.#topic("vigil", "ack"), body(payload), { qos: 1 });
+    await this.#client.publishAsync(this.#topic("vigil", "ack"), body(payload), { qos: 1 }).catch(lost);
   }
 
   async renewNow(): Promise<DeviceCredentials | undefined> {
@@ -198,11 +225,50 @@ class Connection extends EventEmitter implements DeviceConnection {
     return this.#renewer.renewNow();
   }
 
-  async close(options: { force?: boolean } = {}): Promise<void> {
+  close(options: { force?: boolean; drainMs?: number } = {}): Promise<void> {
+    if (options.force === true) {
+      this.#forceClose = true;
+      // A DISCONNECT already on its way: do not wait for the peer to close its side.
+      if (this.#ending) this.#client.stream?.destroy();
+    }
+    this.#closed ??= this.#shutdown(options.drainMs ?? 3_000);
+    return this.#closed;
+  }
+
+  async #shutdown(drainMs: number): Promise<void> {
     this.#closing = true;
     this.#renewer?.stop();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    await this.#client.endAsync(options.force === true);
+    this.#timer = undefined;
+    const client = this.#client;
+    // In-flight QoS 1 publishes first (bounded). MQTT.js's own end(false) would wait for them
+    // without limit, and a later end(true) is then a no-op: never call it with any in flight.
+    const deadline = Date.now() + drainMs;
+    for (let i = 0; i < 10_000 && !this.#forceClose && client.connected && inFlight(client) > 0; i++) {
+      if (Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    if (!this.#forceClose && client.connected && inFlight(client) === 0) {
+      // [MQTT-3.14.4-1]: DISCONNECT, then the network connection is closed. Bounded too: a peer
+      // that never closes its side gets its socket destroyed.
+      this.#ending = true;
+      const ended = client.endAsync(false);
+      const timer = setTimeout(() => client.stream?.destroy(), 2_000);
+      try {
+        await ended;
+      } finally {
+        clearTimeout(timer);
+      }
+      return;
+    }
+    this.#failInFlight();
+    await client.endAsync(true);
+  }
+
+  /** Drops the QoS 1 publishes waiting for a PUBACK: their promises reject with SDK_CONNECTION_LOST. */
+  #failInFlight(): void {
+    for (const [id, entry] of Object.entries(this.#client.outgoing))
+      if (entry.cmd === "publish") this.#client.removeOutgoingMessage(Number(id));
   }
 
   #topic(namespace: "devices" | "vigil", subtopic: string): string {
@@ -236,10 +302,30 @@ class Connection extends EventEmitter implements DeviceConnection {
     this.#attempts++;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (!this.#closing) this.#client.reconnect();
+      // The same stores: a publish made while the session was down goes out on the new one
+      // (MQTT.js's reconnect() without them would drop the packets but keep their callbacks).
+      if (!this.#closing)
+        this.#client.reconnect({ incomingStore: this.#client.incomingStore, outgoingStore: this.#client.outgoingStore });
     }, delay);
     this.#timer.unref();
   }
+}
+
+/** MQTT.js's errors for a publish dropped with its session ("Message removed", "Connection closed"), as the SDK's. */
+function lost(error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  if (message === "Message removed" || message === "Connection closed")
+    throw new DeviceSdkError("SDK_CONNECTION_LOST", "the session was lost before Vigil acknowledged the publish", {
+      cause: error,
+    });
+  throw error;
+}
+
+/** QoS 1 publishes MQTT.js is waiting a PUBACK for. */
+function inFlight(client: MqttClient): number {
+  let n = 0;
+  for (const entry of Object.values(client.outgoing)) if (entry.cmd === "publish") n++;
+  return n;
 }
 
 function body(payload: Buffer | string | object): Buffer | string {

@@ -11,6 +11,7 @@ export class DeviceSdkError extends Error {
     | "SDK_ENROLLMENT_REFUSED"
     | "SDK_NOT_ENROLLED"
     | "SDK_CONNECT_REFUSED"
+    | "SDK_CONNECTION_LOST"
     | "SDK_SUBSCRIBE_REFUSED";
   /** The server's error code, when it refused the request (e.g. ENROLLMENT_TOKEN_REPLAYED). */
   readonly serverCode: string | undefined;

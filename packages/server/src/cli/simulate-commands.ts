@@ -70,15 +70,6 @@ function scenarioList(names: readonly string[] | undefined): ScenarioName[] {
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
-/**
- * After a run's report is out: exit within a second even if a simulated device's MQTT client
- * still holds a socket (a session mid-reconnect when the fleet stopped; known, see
- * docs/simulator.md). The timer does not keep the process alive when nothing else does.
- */
-function exitSoon(): void {
-  setTimeout(() => process.exit(process.exitCode ?? 0), 1_000).unref();
-}
-
 interface Embedded {
   platform: Platform;
   dataDir: string;
@@ -173,6 +164,16 @@ async function runSimulation(o: RunOptions) {
     ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
     onProgress: progress,
   });
+  try {
+    return await runFleet(fleet, o);
+  } catch (error) {
+    // Nothing of the fleet outlives a failed run (its sessions would keep the process alive).
+    await fleet.stop();
+    throw error;
+  }
+}
+
+async function runFleet(fleet: Fleet, o: RunOptions) {
   await o.beforeStart?.(fleet);
   const t0 = Date.now();
   if (o.saved === true) {
@@ -322,7 +323,6 @@ export function registerSimulateCommands(program: Command, ctx: SimulateCliConte
         } finally {
           if (kept === undefined) await rm(workDir, { recursive: true, force: true });
           await embedded?.stop();
-          exitSoon();
         }
       },
     );
@@ -538,7 +538,6 @@ export function registerSimulateCommands(program: Command, ctx: SimulateCliConte
           if (drillId !== undefined) await control.end(drillId).catch(() => undefined);
           await rm(workDir, { recursive: true, force: true });
           await embedded?.stop();
-          exitSoon();
         }
       },
     );

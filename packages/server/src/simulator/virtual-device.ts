@@ -55,6 +55,8 @@ export class VirtualDevice {
   drift = 0;
   readonly #o: VirtualDeviceOptions;
   #connection: DeviceConnection | undefined;
+  /** The session being opened: one at a time, and closing waits for it (else it would outlive the close). */
+  #opening: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #suspended = false;
@@ -204,8 +206,15 @@ export class VirtualDevice {
     if (this.#running && !this.#suspended) await this.#open().catch(() => undefined);
   }
 
-  async #open(): Promise<void> {
-    if (this.#connection !== undefined) return;
+  #open(): Promise<void> {
+    if (this.#connection !== undefined) return Promise.resolve();
+    this.#opening ??= this.#connect().finally(() => {
+      this.#opening = undefined;
+    });
+    return this.#opening;
+  }
+
+  async #connect(): Promise<void> {
     const connection = await connect({
       url: this.#o.target.mqttUrl,
       dir: this.dir,
@@ -228,13 +237,12 @@ export class VirtualDevice {
   }
 
   async #close(): Promise<void> {
+    await this.#opening?.catch(() => undefined);
     const connection = this.#connection;
     this.#connection = undefined;
-    // A session mid-reconnect may never finish its in-flight publishes: then the socket is destroyed.
+    // The SDK's close is bounded (in-flight publishes get 3 s, the DISCONNECT 2 s); force is a second belt.
     if (connection !== undefined)
-      await withTimeout(connection.close(), 3_000).catch(() =>
-        withTimeout(connection.close({ force: true }), 1_000).catch(() => undefined),
-      );
+      await withTimeout(connection.close(), 6_000).catch(() => connection.close({ force: true }).catch(() => undefined));
   }
 
   #schedule(delayMs: number): void {
