@@ -159,3 +159,37 @@ export function startControl(
     },
   });
 }
+
+/**
+ * Another full Platform on the same cluster as `first` (its PostgreSQL store and Redis), with
+ * `first`'s CA, key vault and master key (joinCluster before its first start), as a second
+ * `vigil up` node would run. Its data directory is removed by `stop()`.
+ */
+export async function startAnotherControl(
+  first: TestPlatform,
+  options: { redisUrl: string; prefix: string; postgresUrl: string; nodeId: string; extra?: Record<string, string> },
+): Promise<TestPlatform> {
+  const dir = tempDir("vigil-control-");
+  await joinCluster(first.platform.config.dataDir, join(dir.path, "data"), { withMasterKey: true });
+  const started = await startPlatform({
+    keepDir: dir.path,
+    flags: {
+      "store-engine": "postgres",
+      "store-url": options.postgresUrl,
+      "cluster-transport": "redis",
+      "cluster-redis-url": options.redisUrl,
+      "cluster-prefix": options.prefix,
+      "cluster-node-id": options.nodeId,
+      "cluster-presence-ttl-ms": "2000",
+      "mqtt-persistence": "redis",
+      ...options.extra,
+    },
+  });
+  return {
+    ...started,
+    stop: async () => {
+      await started.stop();
+      dir.remove();
+    },
+  };
+}

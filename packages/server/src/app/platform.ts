@@ -575,6 +575,7 @@ export class Platform {
             clock: this.clock,
             log: moduleLogger(this.log, "detection"),
             enforcer: () => this.#enforcement(),
+            envelope: (profile) => this.#profiles?.get(profile),
           });
           await this.#detection.start();
         },
@@ -638,8 +639,16 @@ export class Platform {
           });
           await this.#updates.start();
           const gateway = this.#gateway;
+          const cluster = this.#cluster;
+          const presence = cluster?.presence;
           const notifier: DeviceNotifier = this.#options.otaNotifier ?? {
-            send: async (device, command) => (gateway ? gateway.sendCommand(device, command) : { online: false }),
+            send: async (device, command) => {
+              if (gateway === undefined) return { online: false };
+              const sent = await gateway.sendCommand(device, command);
+              // Routed through the cluster's MQTT routing: the device may be connected to another node.
+              if (sent.online || presence === undefined) return sent;
+              return { online: (await presence.holder(device).catch(() => undefined)) !== undefined };
+            },
             onAck: async (handler) =>
               gateway
                 ? gateway.subscribe("vigil/+/ack", (topic, payload) => handler(topic.split("/")[1] as DeviceId, payload))
@@ -655,6 +664,18 @@ export class Platform {
             clock: this.clock,
             log: moduleLogger(this.log, "ota"),
             tickMs: config.ota.tickMs,
+            // Several nodes: one runs the campaign engine, the holder of the `ota.campaigns` lease,
+            // among the nodes that can tell devices (a gateway); the others pass their operators'
+            // actions to it (docs/scale.md "Jobs that run once per cluster").
+            ...(cluster?.clustered === true
+              ? {
+                  lease:
+                    gateway !== undefined || this.#options.otaNotifier !== undefined
+                      ? cluster.lease("ota.campaigns")
+                      : { start: async () => undefined, stop: async () => undefined },
+                  peers: cluster.campaignActions,
+                }
+              : {}),
           });
           await this.#campaigns.start();
         },

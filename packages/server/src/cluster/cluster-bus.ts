@@ -3,8 +3,10 @@ import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-
 import type { Clock, Logger } from "../core/index.js";
 import { parseClusterMessage, type ClusterMessage } from "./cluster-message.js";
 
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 /** What a node sends: the message without the envelope the bus adds (node, seq, at). */
-export type ClusterDecision = Omit<ClusterMessage, "v" | "node" | "seq" | "at">;
+export type ClusterDecision = DistributiveOmit<ClusterMessage, "v" | "node" | "seq" | "at">;
 
 /** A raw pub/sub channel: Redis pub/sub or core NATS. At-most-once; the store holds the truth. */
 export interface ClusterChannel {
@@ -85,13 +87,13 @@ export class ClusterBus {
 
   /** Sends a decision to every other node (fire and forget; queued while the channel is down). */
   send(decision: ClusterDecision): void {
-    const message: ClusterMessage = {
+    const message = {
       v: 1,
       node: this.#options.nodeId,
       seq: ++this.#seq,
       at: this.#options.clock.now(),
       ...decision,
-    };
+    } as ClusterMessage;
     const data = JSON.stringify(message);
     if (this.#queue.length === 0 && this.#options.channel.send(data)) {
       this.stats.sent++;

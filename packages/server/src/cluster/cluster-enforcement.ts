@@ -1,7 +1,7 @@
 import type { DeviceId, Logger } from "../core/index.js";
 import type { Tier } from "../policy/index.js";
 import type { ClusterBus } from "./cluster-bus.js";
-import type { ClusterMessage } from "./cluster-message.js";
+import type { ClusterMessage, DeviceDecisionMessage } from "./cluster-message.js";
 
 /** The gateway's enforcement ports (implemented by `Gateway`), as this node sees them. */
 export interface LocalSessions {
@@ -24,7 +24,7 @@ export class ClusterEnforcement {
   readonly #local: () => LocalSessions | undefined;
   readonly #log: Logger;
   readonly #decided = new Map<string, Tier>();
-  readonly #listeners = new Set<(message: ClusterMessage, appliedAt: number) => void>();
+  readonly #listeners = new Set<(message: DeviceDecisionMessage, appliedAt: number) => void>();
   #off: (() => void) | undefined;
 
   constructor(deps: { bus: ClusterBus; local: () => LocalSessions | undefined; log: Logger }) {
@@ -67,7 +67,7 @@ export class ClusterEnforcement {
   }
 
   /** Observes each decision applied from another node (tests and the benchmark measure propagation). */
-  onApplied(listener: (message: ClusterMessage, appliedAt: number) => void): () => void {
+  onApplied(listener: (message: DeviceDecisionMessage, appliedAt: number) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -81,7 +81,9 @@ export class ClusterEnforcement {
     }
   }
 
-  #apply(message: ClusterMessage): void {
+  #apply(received: ClusterMessage): void {
+    if (received.kind === "campaign") return; // the campaign engine's (see ota/campaign-service.ts)
+    const message: DeviceDecisionMessage = received;
     const local = this.#local();
     const done = () => {
       const at = Date.now();

@@ -4,6 +4,8 @@ import { ClusterBus, NatsChannel, RedisChannel } from "./cluster-bus.js";
 import type { ClusterConfig } from "./cluster-config.js";
 import { ClusterEnforcement, type LocalSessions } from "./cluster-enforcement.js";
 import { brokerBackends, type BrokerBackends } from "./mqtt-backends.js";
+import type { CampaignAction } from "./cluster-message.js";
+import { RedisLeaderLease, type LeaderLease } from "./leader-lease.js";
 import { PresenceRegistry } from "./presence-registry.js";
 import { RedisJobLock, localJobLock, type JobLock } from "./redis-job-lock.js";
 
@@ -17,6 +19,20 @@ export interface ClusterNodeDeps {
   readonly log: Logger;
   /** This node's gateway, once started (absent on a control node). */
   readonly sessions: () => LocalSessions | undefined;
+}
+
+const LEASE_MIN_TTL_MS = 10_000;
+
+/** An operator action on an update campaign, as it travels between nodes. */
+export interface CampaignActionMessage {
+  readonly campaign: string;
+  readonly action: CampaignAction;
+  readonly device?: string;
+}
+
+export interface CampaignActions {
+  send(action: CampaignActionMessage): void;
+  on(handler: (action: CampaignActionMessage) => void): () => void;
 }
 
 /**
@@ -70,6 +86,42 @@ export class ClusterNode {
   /** Periodic jobs take it so that one node of the cluster runs each. */
   get jobLock(): JobLock {
     return this.#lock ?? localJobLock;
+  }
+
+  /**
+   * A held lease named `name` in the cluster's Redis (absent with transport none: a lone
+   * node holds everything). It expires `cluster.presenceTtlMs` (at least 10 s) after its
+   * holder's last renewal: a holder whose event loop stalls for a few seconds (a busy start)
+   * keeps it, a dead holder's lease is free within that time. Each call makes a new holder.
+   */
+  lease(name: string): LeaderLease | undefined {
+    const { config } = this.#deps;
+    if (this.#bus === undefined) return undefined;
+    return new RedisLeaderLease({
+      url: config.redisUrl,
+      prefix: config.prefix,
+      name,
+      nodeId: this.#deps.nodeId,
+      ttlMs: Math.max(LEASE_MIN_TTL_MS, config.presenceTtlMs),
+      log: this.#deps.log,
+    });
+  }
+
+  /**
+   * Operator actions on update campaigns, between nodes (over the decision bus; absent with
+   * transport none). `send` tells every other node; `on` hears the other nodes'.
+   */
+  get campaignActions(): CampaignActions | undefined {
+    const bus = this.#bus;
+    if (bus === undefined) return undefined;
+    return {
+      send: (action) => bus.send({ kind: "campaign", ...action }),
+      on: (handler) =>
+        bus.onDecision((m) => {
+          if (m.kind === "campaign")
+            handler({ campaign: m.campaign, action: m.action, ...(m.device !== undefined ? { device: m.device } : {}) });
+        }),
+    };
   }
 
   /** The presence registry (absent with transport none). */

@@ -33,6 +33,8 @@ export const DETECTION_DEFAULTS = Object.freeze({
   enabled: true,
   windowMs: 10_000,
   warmupWindows: 12,
+  peerWarmupWindows: 12,
+  timeOfDay: true,
   anomalyScore: 8,
   anomalyWindows: 2,
   dedupMs: 300_000,
@@ -152,6 +154,21 @@ export const detectionConfigSchema = z
       .max(10_000)
       .default(DETECTION_DEFAULTS.warmupWindows)
       .describe("Windows a device is judged against its peer group before its own baseline takes over."),
+    peerWarmupWindows: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(DETECTION_DEFAULTS.peerWarmupWindows)
+      .describe(
+        "Windows a new peer group's baseline is seeded from (medians, so one attacking device cannot set it); it judges its devices at once if they came from 8 devices or more, else after 3x as many.",
+      ),
+    timeOfDay: z
+      .boolean()
+      .default(DETECTION_DEFAULTS.timeOfDay)
+      .describe(
+        "Also judge message and byte rates against the device's (and its peers') usual rates at this hour of day (UTC buckets).",
+      ),
     anomalyScore: z
       .number()
       .min(1)

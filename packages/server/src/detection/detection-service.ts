@@ -1,7 +1,7 @@
 import type { Clock, Logger } from "../core/index.js";
 import type { SignalBus } from "../signals/index.js";
 import type { DetectionConfig } from "./detection-config.js";
-import { Detector, type DetectionEnforcer, type Finding } from "./detector.js";
+import { Detector, type DetectionEnforcer, type Finding, type ProfileEnvelope } from "./detector.js";
 import { AssetDirectory } from "./asset-directory.js";
 import { NetworkAttribution, hostOfEndpoint } from "./network-attribution.js";
 
@@ -12,6 +12,8 @@ export interface DetectionServiceDeps {
   readonly log: Logger;
   /** The gateway once it runs (disconnect / quarantine ports). */
   readonly enforcer: () => DetectionEnforcer | undefined;
+  /** A profile's declared envelope (rate limit, largest payload): a new profile's first windows are judged against it. */
+  readonly envelope?: (profile: string) => ProfileEnvelope | undefined;
 }
 
 const EVIDENCE_CHARS = 4000;
@@ -37,6 +39,7 @@ export class DetectionService {
     this.detector = new Detector({
       config: deps.config,
       enforcer: deps.enforcer,
+      ...(deps.envelope !== undefined ? { envelope: deps.envelope } : {}),
       emit: (finding) => this.#emit(finding),
       onError: (error) => deps.log.error({ err: error }, "detection failed"),
     });

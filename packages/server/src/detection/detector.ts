@@ -3,6 +3,8 @@ import { rulesFor, type DetectionConfig, type RuleSettings } from "./detection-c
 import { DeviceState, FEATURE_COUNT, PeerGroup, RULE_INDEX, hashString, type RuleId } from "./device-state.js";
 import { Decayed } from "./decayed.js";
 import { FEATURES, type RobustBaseline } from "./robust-baseline.js";
+import { hourOf } from "./hour-profile.js";
+import type { Profile } from "../policy/index.js";
 import { DriftScratch, driftEvidence, observeFields, scanNumbers, subtopicSeed, type DriftReading } from "./payload-drift.js";
 import { hostOfEndpoint } from "./network-attribution.js";
 
@@ -72,7 +74,15 @@ export interface DetectorDeps {
   /** Ids of findings (default: a per-process prefix and a counter). */
   readonly newId?: () => string;
   readonly onError?: (error: unknown) => void;
+  /**
+   * A profile's declared envelope (its rate limit and largest payload), the prior a new
+   * profile's windows are judged against before any baseline is warm. Absent: no envelope.
+   */
+  readonly envelope?: (profile: string) => ProfileEnvelope | undefined;
 }
+
+/** What the anomaly model reads of a profile (policy/profile.ts). */
+export type ProfileEnvelope = Pick<Profile, "maxMessagesPerSecond" | "burst" | "maxPayloadBytes">;
 
 class SourceState {
   readonly refusals: Decayed;
@@ -87,8 +97,10 @@ class SourceState {
 const MAX_FINDINGS_KEPT = 1000;
 const MAX_WINDOW_FACTOR = 6;
 const EXFIL_BAND = 3;
-/** A peer baseline is used once it learnt this many times `warmupWindows` windows (from all its devices). */
-const PEER_WARMUP_FACTOR = 3;
+/** A window over the declared envelope by this factor is anomalous (the gateway's rate limit should have stopped it). */
+const ENVELOPE_MARGIN = 1.5;
+/** A run of anomalous windows becomes the device's new normal after this many (a lasting change of behaviour). */
+const ACCEPT_AFTER = 30;
 
 /**
  * The streaming detector (DESIGN.md "Detect", "Block & respond"): per-device features kept
@@ -110,6 +122,7 @@ export class Detector {
   readonly #rulesByProfile = new Map<string, RuleSettings>();
   // The queue of closed windows (a ring): device, end time, features.
   readonly #qStates: (DeviceState | undefined)[];
+  readonly #qAt: Float64Array;
   readonly #qFeatures: Float64Array;
   #qHead = 0;
   #qCount = 0;
@@ -122,12 +135,13 @@ export class Detector {
   #raised = 0;
   readonly #prefix = `det-${Date.now().toString(36)}`;
   /** Counters for benchmarks and health. */
-  readonly counters = { messages: 0, refused: 0, windows: 0, batches: 0, syncDrains: 0, evicted: 0, payloads: 0 };
+  readonly counters = { messages: 0, refused: 0, windows: 0, batches: 0, syncDrains: 0, evicted: 0, payloads: 0, unlearnt: 0 };
 
   constructor(deps: DetectorDeps) {
     this.#deps = deps;
     this.#config = deps.config;
     this.#qStates = new Array<DeviceState | undefined>(deps.config.queueCapacity).fill(undefined);
+    this.#qAt = new Float64Array(deps.config.queueCapacity);
     this.#qFeatures = new Float64Array(deps.config.queueCapacity * FEATURE_COUNT);
   }
 
@@ -401,10 +415,11 @@ export class Detector {
       const s = this.#qStates[slot] as DeviceState;
       this.#qStates[slot] = undefined;
       for (let i = 0; i < FEATURE_COUNT; i++) this.#x[i] = this.#qFeatures[slot * FEATURE_COUNT + i] as number;
+      const at = this.#qAt[slot] as number;
       this.#qHead = (slot + 1) % cap;
       this.#qCount--;
       try {
-        this.#learn(s);
+        this.#learn(s, at);
       } catch (error) {
         this.#deps.onError?.(error);
       }
@@ -436,6 +451,7 @@ export class Detector {
     const slot = (this.#qHead + this.#qCount) % cap;
     const span = Math.min(now - s.winStart, MAX_WINDOW_FACTOR * this.#config.windowMs);
     s.closeWindow(this.#qFeatures, slot * FEATURE_COUNT, span, now);
+    this.#qAt[slot] = now;
     this.#qStates[slot] = s;
     this.#qCount++;
     this.counters.windows++;
@@ -445,61 +461,113 @@ export class Detector {
     }
   }
 
-  /** Scores one closed window against the device's baseline (or its peers' while it is new), then learns it. */
-  #learn(s: DeviceState): void {
+  /**
+   * Scores one closed window (ending at `at`) and learns it. References: the device's own
+   * baseline once warm, its peers' once their group is, the profile's declared envelope
+   * always; the rates also against the usual at this hour of day. Windows nothing could judge
+   * yet (a new profile) are learnt, except over the envelope; a new group's baseline starts
+   * from the medians of its first windows, and a device's early baseline is forgotten if its
+   * peers, once warm, find it anomalous: an attack in its first windows does not become its normal.
+   */
+  #learn(s: DeviceState, at: number): void {
     if (!this.#devices.has(s.id)) return;
     const x = this.#x;
-    const warm = this.#config.warmupWindows;
-    const ref = this.#reference(s);
+    const config = this.#config;
+    const threshold = config.anomalyScore;
+    const warm = config.warmupWindows;
+    const peers = this.#peerReady(s) ? s.peer.baseline : undefined;
+    if (!s.vetted && peers !== undefined) {
+      // Cold-start poisoning: what the device learnt before anything could judge it is
+      // forgotten if its normal is anomalous for its peers.
+      s.vetted = true;
+      if (s.baseline.n > 0 && peers.score(s.baseline.mean, this.#score) >= threshold) {
+        s.baseline.reset();
+        s.hours.reset();
+        this.counters.unlearnt++;
+      }
+    }
+    const own = s.baseline.n >= warm ? s.baseline : undefined;
+    const ref = own ?? peers;
     let score = ref === undefined ? 0 : ref.score(x, this.#score);
     // A device with its own baseline is anomalous only if the window is unusual for its peers
     // too (a profile's normal bursts, e.g. cameras by day, need not be in a young device's baseline).
-    const peers = this.#peerReady(s) ? s.peer.baseline : undefined;
-    if (ref === s.baseline && peers !== undefined && score >= this.#config.anomalyScore)
-      score = Math.min(score, peers.score(x, this.#score));
-    const anomalous = ref !== undefined && score >= this.#config.anomalyScore;
+    if (own !== undefined && peers !== undefined && score >= threshold) score = Math.min(score, peers.score(x, this.#score));
+    // Time of day: the rates against the usual at this hour (the device's, then its peers').
+    const hour = hourOf(at);
+    let hourScore = 0;
+    let hourRef: "device" | "peers" = "device";
+    if (config.timeOfDay && ref !== undefined) {
+      const mine = own !== undefined ? s.hours.score(hour, x, warm) : Number.NaN;
+      const theirs = peers !== undefined ? s.peer.hours.score(hour, x, warm) : Number.NaN;
+      if (!Number.isNaN(mine)) hourScore = mine >= threshold && !Number.isNaN(theirs) ? Math.min(mine, theirs) : mine;
+      else if (!Number.isNaN(theirs)) {
+        hourScore = theirs;
+        hourRef = "peers";
+      }
+    }
+    // The declared envelope: what the profile's rate limit lets through in a window.
+    const over = envelopeRatio(s.peer, x);
+    const envelopeScore = over > ENVELOPE_MARGIN ? (threshold * over) / ENVELOPE_MARGIN : 0;
+    const top = Math.max(score, hourScore, envelopeScore);
+    const anomalous = top >= threshold;
     if (anomalous) {
       s.anomalousWindows++;
-      if (s.anomalousWindows >= this.#config.anomalyWindows) {
+      if (s.anomalousWindows >= config.anomalyWindows) {
         const now = s.lastSeen;
-        const against = ref === s.baseline ? "device" : "peers";
-        this.#fire(s, "behaviour_anomaly", now, performance.now(), score / this.#config.anomalyScore, () => ({
-          score: round(score),
-          threshold: this.#config.anomalyScore,
-          baseline: against,
-          windows: s.anomalousWindows,
-          deviations: explain(ref, x, this.#config.anomalyScore / 2),
-        }));
+        const kind = envelopeScore === top ? "envelope" : hourScore === top ? "time_of_day" : "baseline";
+        this.#fire(s, "behaviour_anomaly", now, performance.now(), top / threshold, () => {
+          const deviations: Record<string, unknown>[] = [];
+          if (envelopeScore > 0) deviations.push(...envelopeEvidence(s.peer, x));
+          if (hourScore >= threshold / 2)
+            deviations.push(...(hourRef === "device" ? s.hours : s.peer.hours).explain(hour, x, warm, threshold / 2, FEATURES));
+          if (ref !== undefined) deviations.push(...explain(ref, x, threshold / 2));
+          return {
+            score: round(top),
+            threshold,
+            baseline: kind === "envelope" ? "profile" : kind === "time_of_day" ? hourRef : ref === own ? "device" : "peers",
+            model: kind,
+            hourOfDay: hour,
+            windows: s.anomalousWindows,
+            deviations,
+          };
+        });
       }
     } else {
       s.anomalousWindows = 0;
     }
-    // A lasting change of behaviour becomes the new normal after 30 anomalous windows.
-    if (!anomalous || s.anomalousWindows > 30) {
+    const beyond = envelopeScore >= threshold;
+    if (!beyond && (!anomalous || s.anomalousWindows > ACCEPT_AFTER)) {
       s.baseline.update(x);
-      s.peer.baseline.update(x);
-    } else {
-      s.peer.baseline.updateTail(x);
+      s.peer.learn(x, s.tag);
+      if (config.timeOfDay) {
+        s.hours.update(hour, x);
+        s.peer.hours.update(hour, x);
+      }
+    } else if (!beyond && s.anomalousWindows <= config.anomalyWindows) {
+      // An isolated burst teaches the group's upper tails (a profile's bursts are normal); a
+      // device's run of anomalous windows does not, nor its own young baseline (at weight 1/n
+      // its first bursts would become its normal).
+      if (peers !== undefined) s.peer.baseline.updateTail(x);
+      if (config.timeOfDay) s.peer.hours.updateTail(hour, x);
     }
     // The exfiltration limit: the higher of the device's and its peers' upper bands.
-    const own = s.baseline.n >= warm ? s.baseline.upper(1, EXFIL_BAND) : Number.NaN;
+    const mine = own !== undefined ? own.upper(1, EXFIL_BAND) : Number.NaN;
     const theirs = peers !== undefined ? peers.upper(1, EXFIL_BAND) : Number.NaN;
-    const upper = Number.isNaN(own) ? theirs : Number.isNaN(theirs) ? own : Math.max(own, theirs);
+    const upper = Number.isNaN(mine) ? theirs : Number.isNaN(theirs) ? mine : Math.max(mine, theirs);
     s.exfilLimit = Number.isNaN(upper)
       ? Number.POSITIVE_INFINITY
       : Math.max(s.rules.exfiltration.factor * upper, s.rules.exfiltration.minBytesPerSecond);
   }
 
   #reference(s: DeviceState): RobustBaseline | undefined {
-    const warm = this.#config.warmupWindows;
-    if (s.baseline.n >= warm) return s.baseline;
+    if (s.baseline.n >= this.#config.warmupWindows) return s.baseline;
     if (this.#peerReady(s)) return s.peer.baseline;
     return undefined;
   }
 
-  /** A peer group's windows arrive many at a time: it counts as warm after `PEER_WARMUP_FACTOR` x as many. */
+  /** A peer group judges once seeded from `peerWarmupWindows` windows of enough devices (PeerGroup.ready). */
   #peerReady(s: DeviceState): boolean {
-    return s.peer.baseline.n >= this.#config.warmupWindows * PEER_WARMUP_FACTOR;
+    return s.peer.ready(this.#config.peerWarmupWindows);
   }
 
   // --- findings ---------------------------------------------------------------------------
@@ -573,6 +641,7 @@ export class Detector {
     s.profile = profile;
     s.peer = this.#peer(profile);
     s.peer.devices++;
+    s.vetted = false;
     s.setRules(this.#rules(profile));
   }
 
@@ -580,7 +649,13 @@ export class Detector {
     const key = profile ?? "";
     let peer = this.#peers.get(key);
     if (peer === undefined) {
-      peer = new PeerGroup(key);
+      peer = new PeerGroup(key, this.#config.peerWarmupWindows);
+      const envelope = profile === null ? undefined : this.#deps.envelope?.(profile);
+      if (envelope !== undefined) {
+        // The most a token bucket (rate r, size b) lets through in one window: r + b / window.
+        peer.envelopeMessages = envelope.maxMessagesPerSecond + (envelope.burst * 1000) / this.#config.windowMs;
+        peer.envelopeBytes = peer.envelopeMessages * envelope.maxPayloadBytes;
+      }
       this.#peers.set(key, peer);
     }
     return peer;
@@ -635,6 +710,25 @@ export function explain(
       });
   }
   return out.sort((a, b) => b.z - a.z);
+}
+
+/** How far a window is over its profile's declared envelope (the larger of messages and bytes; 0: no envelope). */
+function envelopeRatio(peer: PeerGroup, x: Float64Array): number {
+  const m = (x[0] as number) / peer.envelopeMessages;
+  const b = (x[1] as number) / peer.envelopeBytes;
+  const r = m > b ? m : b;
+  return r > 0 ? r : 0;
+}
+
+function envelopeEvidence(peer: PeerGroup, x: Float64Array): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  const limits = [peer.envelopeMessages, peer.envelopeBytes];
+  for (let i = 0; i < 2; i++) {
+    const limit = limits[i] as number;
+    const ratio = (x[i] as number) / limit;
+    if (ratio > 1) out.push({ feature: FEATURES[i], value: round(x[i] as number), envelope: round(limit), ratio: round(ratio) });
+  }
+  return out;
 }
 
 /** 0.5 at the threshold, towards 0.99 as the evidence grows past it. */

@@ -1,6 +1,7 @@
 import { Decayed } from "./decayed.js";
-import type { RuleSettings } from "./detection-config.js";
+import { DETECTION_DEFAULTS, type RuleSettings } from "./detection-config.js";
 import { FEATURE_COUNT, RobustBaseline } from "./robust-baseline.js";
+import { HourProfile } from "./hour-profile.js";
 import { FieldTable, PEER_FIELDS, PayloadDrift } from "./payload-drift.js";
 
 /** The rules, in the order of `DeviceState.lastFired`. */
@@ -21,16 +22,67 @@ export const RULE_INDEX: Readonly<Record<RuleId, number>> = Object.freeze(
   Object.fromEntries(RULES.map((r, i) => [r, i])) as Record<RuleId, number>,
 );
 
+/** Most windows a new peer group's baseline is seeded from (the rest of its warm-up is learnt one by one). */
+const PEER_SEED_MAX = 64;
+
+/** Distinct devices in a new group's seed windows that let it judge at once. */
+const PEER_MIN_DEVICES = 8;
+/** A group seeded from fewer devices judges after this many times its seed windows. */
+const PEER_SMALL_FACTOR = 3;
+
 /** Devices of one profile: the baseline a new device is judged against from its first window. */
 export class PeerGroup {
   readonly profile: string;
   readonly baseline = new RobustBaseline(1 / 200);
+  /** The profile's usual rates per hour of day. */
+  readonly hours = new HourProfile();
+  /** A new group's first windows, kept until the baseline is seeded from their medians (`RobustBaseline.seed`). */
+  readonly warmup: Float64Array;
+  /** Which device each of `warmup`'s windows came from (hash of its id). */
+  readonly warmupSources: Float64Array;
+  warmupCount = 0;
+  /** Distinct devices among the seed windows. */
+  seedDevices = 0;
   /** The profile's payload fields (a new device's fields are judged against these). */
   readonly fields = new FieldTable(PEER_FIELDS);
   devices = 0;
+  /**
+   * The profile's declared envelope over one feature window (set by `Detector`): most
+   * messages/s and bytes/s the gateway's rate limit lets through; +Infinity when unknown.
+   */
+  envelopeMessages = Number.POSITIVE_INFINITY;
+  envelopeBytes = Number.POSITIVE_INFINITY;
 
-  constructor(profile: string) {
+  constructor(profile: string, warmupWindows: number = DETECTION_DEFAULTS.peerWarmupWindows) {
     this.profile = profile;
+    const seed = Math.min(warmupWindows, PEER_SEED_MAX);
+    this.warmup = new Float64Array(seed * FEATURE_COUNT);
+    this.warmupSources = new Float64Array(seed);
+  }
+
+  /** Learns one window: into the seed buffer while the group is new, then into the baseline. */
+  learn(x: Float64Array, source: number): void {
+    if (this.baseline.n > 0) {
+      this.baseline.update(x);
+      return;
+    }
+    this.warmup.set(x, this.warmupCount * FEATURE_COUNT);
+    this.warmupSources[this.warmupCount] = source;
+    if (++this.warmupCount === this.warmupSources.length) {
+      this.baseline.seed(this.warmup, this.warmupSources, this.warmupCount);
+      this.seedDevices = distinct(this.warmupSources, this.warmupCount);
+    }
+  }
+
+  /**
+   * Whether the group judges its devices (docs/adr/0004 "Peers from the first minute"): once
+   * seeded from `warmupWindows` windows of at least PEER_MIN_DEVICES devices (a large new group:
+   * within its first window period), otherwise once it has learnt 3 x as many (a small group's
+   * rare bursts need the longer history).
+   */
+  ready(warmupWindows: number): boolean {
+    const n = this.baseline.n;
+    return n >= warmupWindows && (this.seedDevices >= PEER_MIN_DEVICES || n >= PEER_SMALL_FACTOR * warmupWindows);
   }
 }
 
@@ -40,10 +92,12 @@ const TOPIC_MAX = 48;
 
 /**
  * Everything the detector keeps about one device: fixed-size, allocated once when the device
- * is first seen (about 1.9 KB, see docs/detection.md), updated in place on every event.
+ * is first seen (about 4.4 KB of heap and 2.2 KB of typed arrays, see docs/detection.md), updated in place on every event.
  */
 export class DeviceState {
   readonly id: string;
+  /** `hashString(id)`: the device's tag in its peer group's seed windows. */
+  readonly tag: number;
   profile: string | null;
   peer: PeerGroup;
   rules: RuleSettings;
@@ -85,7 +139,15 @@ export class DeviceState {
   probedCount = 0;
   probedAt = 0;
 
+  /**
+   * Learnt from its first windows; checked against its peers once they are warm, and
+   * forgotten if its normal is anomalous for them (an attack in its first windows).
+   */
   readonly baseline = new RobustBaseline();
+  /** Its baseline was checked against a warm peer group (or started under one). */
+  vetted = false;
+  /** The device's usual rates per hour of day. */
+  readonly hours = new HourProfile();
   /** Payload value baselines and the drift CUSUMs. */
   readonly drift = new PayloadDrift();
   anomalousWindows = 0;
@@ -93,6 +155,7 @@ export class DeviceState {
 
   constructor(id: string, profile: string | null, peer: PeerGroup, rules: RuleSettings, now: number) {
     this.id = id;
+    this.tag = hashString(id);
     this.profile = profile;
     this.peer = peer;
     this.rules = rules;
@@ -181,6 +244,17 @@ export class DeviceState {
 }
 
 export { FEATURE_COUNT };
+
+/** Distinct values among the first `count` of `values` (small: quadratic is fine). */
+function distinct(values: Float64Array, count: number): number {
+  let n = 0;
+  for (let i = 0; i < count; i++) {
+    let seen = false;
+    for (let j = 0; j < i && !seen; j++) seen = values[j] === values[i];
+    if (!seen) n++;
+  }
+  return n;
+}
 
 /** FNV-1a of a string's UTF-16 code units: no allocation. */
 export function hashString(s: string): number {

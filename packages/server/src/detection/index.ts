@@ -17,6 +17,7 @@ export {
   type DetectionEnforcer,
   type DetectorDeps,
   type Finding,
+  type ProfileEnvelope,
 } from "./detector.js";
 export { DetectionService, type DetectionServiceDeps } from "./detection-service.js";
 export { RULES, type RuleId, DeviceState, PeerGroup } from "./device-state.js";

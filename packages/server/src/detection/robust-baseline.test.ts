@@ -77,3 +77,28 @@ test("attack windows learnt by mistake barely move the baseline (clipped residua
   }
   assert.ok((b.mean[1] as number) < before * 1.5, `mean bytes/s ${b.mean[1]} vs ${before}`);
 });
+
+test("a seeded baseline takes the medians: one device's attack windows among the first do not set its level or its tail; bursts two devices show do", () => {
+  const rand = seeded(5);
+  const count = 12;
+  const windows = new Float64Array(count * FEATURE_COUNT);
+  const sources = new Float64Array(count);
+  const x = new Float64Array(FEATURE_COUNT);
+  for (let w = 0; w < count; w++) {
+    normalWindow(rand, x);
+    sources[w] = w % 6; // six devices
+    if (sources[w] === 0) x[0] = 50; // device 0 floods from its first window
+    if (w === 1 || w === 2) x[2] = 900; // devices 1 and 2 each send one large reading
+    windows.set(x, w * FEATURE_COUNT);
+  }
+  const b = new RobustBaseline();
+  b.seed(windows, sources, count);
+  assert.equal(b.n, count);
+  assert.ok(Math.abs((b.mean[0] as number) - 1) < 0.2, `messages/s level ${b.mean[0]}`);
+  assert.ok((b.hi[0] as number) < 2, `one device's flood is not the group's tail: ${b.hi[0]}`);
+  assert.equal(b.hi[2], 900, "a burst two devices showed is");
+  const out = new Float64Array(2);
+  normalWindow(rand, x);
+  x[0] = 50;
+  assert.ok(b.score(x, out) > 50, "the flood scores far above the threshold");
+});

@@ -27,6 +27,8 @@ const CLIP = 3;
 const TAIL_SIGMAS = 3;
 /** The expectile `hi` tracks. */
 const HI_Q = 0.98;
+/** Median absolute deviation -> mean absolute deviation for a normal distribution (0.7979 / 0.6745). */
+const MEDIAN_TO_MEAN_AD = 1.183;
 /** 1 / MAD -> sigma for a normal distribution (mean absolute deviation = 0.7979 sigma). */
 const MAD_TO_SIGMA = 1.2533;
 
@@ -120,6 +122,40 @@ export class RobustBaseline {
     }
   }
 
+  /**
+   * Starts the baseline from `count` windows at once (`windows`: `count` x FEATURE_COUNT,
+   * `sources[w]`: which device window w came from): per feature the median and the median
+   * absolute deviation, which up to half the windows cannot move (a young peer group's first
+   * windows may hold an attacker's), and the upper expectile at the second-highest device's
+   * highest value, so bursts at least two devices show are normal and one device's are not.
+   * Off the message path, once per group.
+   */
+  seed(windows: Float64Array, sources: Float64Array, count: number): void {
+    const values = new Float64Array(count);
+    for (let i = 0; i < FEATURE_COUNT; i++) {
+      let k = 0;
+      for (let w = 0; w < count; w++) {
+        const v = windows[w * FEATURE_COUNT + i] as number;
+        if (Number.isFinite(v)) values[k++] = v;
+      }
+      if (k === 0) continue;
+      const m = median(values, k);
+      for (let j = 0; j < k; j++) values[j] = Math.abs((values[j] as number) - m);
+      this.mean[i] = m;
+      this.dev[i] = median(values, k) * MEDIAN_TO_MEAN_AD;
+      this.hi[i] = Math.max(m, secondSourceMax(windows, sources, count, i));
+    }
+    this.n = count;
+  }
+
+  /** Forgets everything learnt. */
+  reset(): void {
+    this.mean.fill(0);
+    this.dev.fill(0);
+    this.hi.fill(0);
+    this.n = 0;
+  }
+
   /** Learns only the upper expectile of one window (a peer group learns its devices' bursts even when flagged). */
   updateTail(x: Float64Array): void {
     if (this.n === 0) return;
@@ -142,4 +178,31 @@ export class RobustBaseline {
     const hi = this.hi[i] as number;
     return hi > band ? hi : band;
   }
+}
+
+/** The highest value of feature `i` that at least two sources reached (-Infinity if fewer than two). */
+function secondSourceMax(windows: Float64Array, sources: Float64Array, count: number, i: number): number {
+  let first = Number.NEGATIVE_INFINITY;
+  let firstSource = Number.NaN;
+  let second = Number.NEGATIVE_INFINITY;
+  for (let w = 0; w < count; w++) {
+    const v = windows[w * FEATURE_COUNT + i] as number;
+    if (!Number.isFinite(v)) continue;
+    const src = sources[w] as number;
+    if (v > first) {
+      if (src !== firstSource) second = first;
+      first = v;
+      firstSource = src;
+    } else if (v > second && src !== firstSource) {
+      second = v;
+    }
+  }
+  return second;
+}
+
+/** The median of the first `k` values (sorts them in place). */
+function median(values: Float64Array, k: number): number {
+  const part = values.subarray(0, k).sort();
+  const mid = k >> 1;
+  return k % 2 === 1 ? (part[mid] as number) : ((part[mid - 1] as number) + (part[mid] as number)) / 2;
 }

@@ -34,7 +34,38 @@ export interface CampaignServiceDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly tickMs: number;
+  /**
+   * Several nodes on one store: the lease whose holder alone runs the engine (ticks,
+   * notifications, device reports). Absent: this node always runs it (a single node).
+   */
+  readonly lease?: CampaignLease;
+  /** Several nodes: operator actions taken here, for the lease holder, and the other nodes' actions. */
+  readonly peers?: CampaignPeers;
 }
+
+/** Port: a lease held by one node of the cluster at a time (`cluster/leader-lease.ts`). */
+export interface CampaignLease {
+  /** First attempt before it resolves; `onChange(true)` when gained, `onChange(false)` when lost. */
+  start(onChange: (held: boolean) => Promise<void>): Promise<void>;
+  /** Releases the lease (another node may take it at once). */
+  stop(): Promise<void>;
+}
+
+/** An operator action on a campaign taken on a node that does not hold the lease (already in the store). */
+export interface CampaignPeerAction {
+  readonly campaign: string;
+  readonly action: "start" | "pause" | "resume" | "rollback" | "cancel" | "rollback_device";
+  readonly device?: string;
+}
+
+/** Port: operator actions between the nodes (the cluster's decision bus). At most once. */
+export interface CampaignPeers {
+  send(action: CampaignPeerAction): void;
+  on(handler: (action: CampaignPeerAction) => void): () => void;
+}
+
+/** How often the lease holder looks in the store for campaigns started elsewhere that it missed. */
+const RESYNC_MS = 10_000;
 
 type Target = { -readonly [K in keyof CampaignTargetRecord]: CampaignTargetRecord[K] };
 
@@ -75,6 +106,12 @@ const ACTIVE_STATES = new Set(["running", "paused", "halted", "rolling_back"]);
  * control channel) at most `maxPerMinute`, only inside the maintenance window, wave by wave;
  * the campaign halts itself when failures or trust drops among the devices it told exceed
  * the thresholds, and then rolls back on its own unless rollback is manual.
+ *
+ * With several nodes on one store (`lease` given), only the node holding the lease runs the
+ * engine: it loads the active campaigns when it gains the lease and drops them when it loses
+ * it. An operator action on another node is validated and written to the store there, then
+ * sent to the holder (`peers`), which applies it to its own state; the holder also looks in the
+ * store every 10 s for a running campaign it does not know (a start whose message was lost).
  */
 export class CampaignService {
   readonly #deps: CampaignServiceDeps;
@@ -83,31 +120,156 @@ export class CampaignService {
   #offAck: (() => Promise<void>) | undefined;
   #offTrust: (() => void) | undefined;
   #ticking: Promise<void> | undefined;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  #offPeers: (() => void) | undefined;
   #kicked = false;
   #stopped = false;
+  /** Runs the engine: always on a single node, while it holds the lease on several. */
+  #leader = false;
 
   constructor(deps: CampaignServiceDeps) {
     this.#deps = deps;
   }
 
   async start(): Promise<void> {
-    for (const record of await this.#deps.repo.listCampaigns()) {
-      if (ACTIVE_STATES.has(record.state)) await this.#load(record);
-    }
+    const { lease, peers } = this.#deps;
+    if (lease === undefined) await this.#gain();
     this.#offAck = await this.#deps.notifier.onAck((device, payload) => this.#onAck(device, payload));
     this.#offTrust = this.#deps.bus.on("trust.changed", (p) => this.#onTrust(p.device, p.from, p.to));
-    this.#timer = setInterval(() => void this.tick(), this.#deps.tickMs);
-    this.#timer.unref();
-    if (this.#active.size > 0) this.#deps.log.info({ campaigns: [...this.#active.keys()] }, "resumed update campaigns");
+    this.#offPeers = peers?.on((action) => void this.#onPeer(action));
+    await lease?.start((held) => (held ? this.#gain() : this.#lose()));
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#resyncTimer !== undefined) clearInterval(this.#resyncTimer);
     this.#offTrust?.();
+    this.#offPeers?.();
     await this.#offAck?.().catch(() => undefined);
     await this.#ticking;
-    for (const active of this.#active.values()) await this.#persist(active);
+    if (this.#leader) for (const active of this.#active.values()) await this.#persist(active);
+    // Released only once everything is written: the next holder loads it.
+    await this.#deps.lease?.stop();
+    this.#leader = false;
+  }
+
+  /** Whether this node runs the campaign engine now (always true on a single node). */
+  get leader(): boolean {
+    return this.#leader;
+  }
+
+  /** This node runs the engine from now on: the active campaigns come from the store. */
+  async #gain(): Promise<void> {
+    if (this.#stopped) return;
+    this.#active.clear();
+    for (const record of await this.#deps.repo.listCampaigns()) {
+      if (ACTIVE_STATES.has(record.state)) await this.#adopt(record);
+    }
+    this.#leader = true;
+    this.#timer = setInterval(() => void this.tick(), this.#deps.tickMs);
+    this.#timer.unref();
+    if (this.#deps.lease !== undefined) {
+      this.#resyncTimer = setInterval(() => void this.#resync(), RESYNC_MS);
+      this.#resyncTimer.unref();
+      this.#deps.log.info({ campaigns: [...this.#active.keys()] }, "running the update campaigns (lease gained)");
+      this.#kick();
+    } else if (this.#active.size > 0) {
+      this.#deps.log.info({ campaigns: [...this.#active.keys()] }, "resumed update campaigns");
+    }
+  }
+
+  /** Another node runs the engine now (or may): stop ticking and forget (the store has it all). */
+  async #lose(): Promise<void> {
+    this.#leader = false;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#resyncTimer !== undefined) clearInterval(this.#resyncTimer);
+    await this.#ticking;
+    this.#active.clear();
+    this.#deps.log.warn("no longer running the update campaigns (lease lost)");
+  }
+
+  /** Loads an active campaign into the engine; one rolling back gets its rollback commands again. */
+  async #adopt(record: CampaignRecord): Promise<Active> {
+    const active = await this.#load(record, true);
+    if (this.#deps.lease !== undefined && record.state === "rolling_back") {
+      // The previous holder (or the node an operator used) may not have sent them; a device
+      // answers a repeated rollback again with the version it runs (idempotent).
+      const command: OtaCommand = { type: "ota", op: "rollback", campaign: record.id };
+      const sent = [...active.targets.values()].filter((t) => t.state === "rollback_sent");
+      await Promise.allSettled(sent.map((t) => this.#deps.notifier.send(t.device, command)));
+    }
+    return active;
+  }
+
+  /** Lease holder: campaigns active in the store that it does not run (a lost `start` message). */
+  async #resync(): Promise<void> {
+    if (!this.#leader || this.#stopped) return;
+    try {
+      for (const record of await this.#deps.repo.listCampaigns()) {
+        if (ACTIVE_STATES.has(record.state) && !this.#active.has(record.id) && this.#leader) {
+          await this.#adopt(record);
+          this.#kick();
+        }
+      }
+    } catch (error) {
+      this.#deps.log.error({ err: error }, "campaign resync failed");
+    }
+  }
+
+  /** Lease holder: an operator action another node took (and wrote), applied to the running state. */
+  async #onPeer(message: CampaignPeerAction): Promise<void> {
+    if (!this.#leader || this.#stopped) return;
+    try {
+      const record = await this.#deps.repo.getCampaign(message.campaign);
+      if (record === undefined || !this.#leader) return;
+      let active = this.#active.get(record.id);
+      if (active === undefined) {
+        // Started (or rolled back) there: run it from what the store says.
+        if (ACTIVE_STATES.has(record.state)) active = await this.#adopt(record);
+        this.#kick();
+        return;
+      }
+      const { state } = active.record;
+      switch (message.action) {
+        case "start":
+          break;
+        case "pause":
+          if (state === "running") this.#transition(active, { state: "paused" });
+          break;
+        case "resume":
+          if (state === "paused" || state === "halted") this.#resumeState(active);
+          break;
+        case "rollback":
+          if (state !== "rolling_back") await this.#startRollback(active, "", { send: true, emit: false });
+          break;
+        case "cancel":
+          this.#transition(active, { state: "cancelled" });
+          await this.#persist(active);
+          this.#active.delete(record.id);
+          return;
+        case "rollback_device": {
+          const t = message.device === undefined ? undefined : active.targets.get(message.device as DeviceId);
+          if (t === undefined || !(t.state === "installed" || t.state === "rollback_sent" || IN_FLIGHT.has(t.state))) break;
+          this.#set(active, t, { state: "rollback_sent" }, this.#deps.clock.now());
+          await this.#persist(active);
+          await this.#deps.notifier.send(t.device, { type: "ota", op: "rollback", campaign: record.id });
+          break;
+        }
+      }
+      await this.#persist(active);
+      this.#kick();
+    } catch (error) {
+      this.#deps.log.error(
+        { err: error, campaign: message.campaign, action: message.action },
+        "campaign action from another node failed",
+      );
+    }
+  }
+
+  /** After an operator action on a node that does not run the engine: tell the one that does. */
+  #tellLeader(action: CampaignPeerAction): void {
+    if (!this.#leader) this.#deps.peers?.send(action);
   }
 
   // ---- operator actions ----
@@ -174,11 +336,12 @@ export class CampaignService {
   async startCampaign(id: string, by: string): Promise<OtaCampaignDto> {
     const record = await this.#record(id);
     if (record.state !== "draft") throw stateError(record, "start", "draft");
-    const active = await this.#load(record);
+    const active = await this.#load(record, this.#leader);
     this.#transition(active, { state: "running" });
     await this.#persist(active);
     this.#deps.bus.emit("campaign.started", { campaign: id, by });
     this.#deps.bus.emit("campaign.wave_started", { campaign: id, wave: 0, devices: this.#waveSize(active, 0) });
+    this.#tellLeader({ campaign: id, action: "start" });
     this.#kick();
     return this.#activeDto(active);
   }
@@ -189,6 +352,7 @@ export class CampaignService {
     this.#transition(active, { state: "paused" });
     await this.#persist(active);
     this.#deps.bus.emit("campaign.paused", { campaign: id, by });
+    this.#tellLeader({ campaign: id, action: "pause" });
     return this.#activeDto(active);
   }
 
@@ -197,25 +361,32 @@ export class CampaignService {
     const active = await this.#activeOf(id);
     const { state } = active.record;
     if (state !== "paused" && state !== "halted") throw stateError(active.record, "resume", "paused or halted");
+    this.#resumeState(active);
+    await this.#persist(active);
+    this.#deps.bus.emit("campaign.resumed", { campaign: id, by });
+    this.#tellLeader({ campaign: id, action: "resume" });
+    this.#kick();
+    return this.#activeDto(active);
+  }
+
+  #resumeState(active: Active): void {
     const judged = this.#judged(active);
     this.#transition(active, {
       state: "running",
       haltReason: null,
-      ...(state === "halted"
+      ...(active.record.state === "halted"
         ? { baseline: { failed: judged.failed, trustDrops: judged.trustDrops, notified: judged.notified } }
         : {}),
     });
-    await this.#persist(active);
-    this.#deps.bus.emit("campaign.resumed", { campaign: id, by });
-    this.#kick();
-    return this.#activeDto(active);
   }
 
   /** Tells every device this campaign touched to go back to its previous firmware. */
   async rollback(id: string, by: string): Promise<OtaCampaignDto> {
     const active = await this.#activeOf(id);
     if (active.record.state === "rolling_back") throw stateError(active.record, "roll back", "running, paused or halted");
-    await this.#startRollback(active, by);
+    // Not running the engine here: written and announced; the lease holder tells the devices.
+    await this.#startRollback(active, by, { send: this.#leader, emit: true });
+    this.#tellLeader({ campaign: id, action: "rollback" });
     return this.#activeDto(active);
   }
 
@@ -231,7 +402,7 @@ export class CampaignService {
     by: string,
   ): Promise<{ campaign: string; fromVersion: string | null; version: string }> {
     let found: { active: Active; target: Target } | undefined;
-    for (const active of this.#active.values()) {
+    for (const active of await this.#running()) {
       const t = active.targets.get(rawDevice as DeviceId);
       if (t === undefined || !(t.state === "installed" || IN_FLIGHT.has(t.state))) continue;
       if (found === undefined || t.updatedAt > found.target.updatedAt) found = { active, target: t };
@@ -247,7 +418,8 @@ export class CampaignService {
     await this.#persist(active);
     this.#deps.bus.emit("campaign.rollback_started", { campaign: active.record.id, devices: 1, by });
     const command: OtaCommand = { type: "ota", op: "rollback", campaign: active.record.id };
-    await this.#deps.notifier.send(target.device, command);
+    if (this.#leader) await this.#deps.notifier.send(target.device, command);
+    else this.#tellLeader({ campaign: active.record.id, action: "rollback_device", device: target.device });
     return { campaign: active.record.id, fromVersion: target.fromVersion, version: active.record.version };
   }
 
@@ -257,12 +429,13 @@ export class CampaignService {
     if (record.state !== "draft" && !ACTIVE_STATES.has(record.state)) {
       throw stateError(record, "cancel", "draft, running, paused, halted or rolling back");
     }
-    const active = await this.#load(record);
+    const active = await this.#load(record, this.#leader);
     this.#transition(active, { state: "cancelled" });
     await this.#persist(active);
     this.#active.delete(id);
     const counts = countOf(active.targets.values());
     this.#deps.bus.emit("campaign.cancelled", { campaign: id, by, told: active.targets.size - counts.pending - counts.skipped });
+    this.#tellLeader({ campaign: id, action: "cancel" });
     return this.#dto(active.record, counts);
   }
 
@@ -425,25 +598,36 @@ export class CampaignService {
     if (record.options.rollback === "automatic") await this.#startRollback(active, "vigil (automatic rollback)");
   }
 
-  async #startRollback(active: Active, by: string): Promise<void> {
+  /**
+   * `send`: tell the devices (false on a node that does not run the engine: the lease holder
+   * does); `emit`: raise the signals (false on the lease holder applying another node's action,
+   * which that node raised).
+   */
+  async #startRollback(
+    active: Active,
+    by: string,
+    options: { send: boolean; emit: boolean } = { send: true, emit: true },
+  ): Promise<void> {
     const now = this.#deps.clock.now();
     const touched = [...active.targets.values()].filter((t) => IN_FLIGHT.has(t.state) || t.state === "installed");
     for (const t of touched) this.#set(active, t, { state: "rollback_sent" }, now);
     this.#transition(active, { state: touched.length > 0 ? "rolling_back" : "rolled_back" });
     await this.#persist(active);
-    this.#deps.bus.emit("campaign.rollback_started", { campaign: active.record.id, devices: touched.length, by });
+    if (options.emit)
+      this.#deps.bus.emit("campaign.rollback_started", { campaign: active.record.id, devices: touched.length, by });
     const command: OtaCommand = { type: "ota", op: "rollback", campaign: active.record.id };
-    const results = await Promise.allSettled(touched.map((t) => this.#deps.notifier.send(t.device, command)));
+    const results = options.send ? await Promise.allSettled(touched.map((t) => this.#deps.notifier.send(t.device, command))) : [];
     results.forEach((r, i) => {
       if (r.status === "rejected")
         this.#deps.log.warn({ device: touched[i]?.device, err: r.reason }, "rollback command not sent");
     });
     if (touched.length === 0) {
-      this.#deps.bus.emit("campaign.rolled_back", {
-        campaign: active.record.id,
-        rolledBack: 0,
-        failed: countOf(active.targets.values()).failed,
-      });
+      if (options.emit)
+        this.#deps.bus.emit("campaign.rolled_back", {
+          campaign: active.record.id,
+          rolledBack: 0,
+          failed: countOf(active.targets.values()).failed,
+        });
       this.#active.delete(active.record.id);
     }
   }
@@ -463,7 +647,7 @@ export class CampaignService {
   // ---- device reports ----
 
   #onAck(rawDevice: string, payload: Buffer): void {
-    if (this.#stopped) return;
+    if (this.#stopped || !this.#leader) return; // every node hears every ack; the lease holder acts on them
     let parsed: unknown;
     try {
       parsed = JSON.parse(payload.toString("utf8"));
@@ -635,11 +819,14 @@ export class CampaignService {
     return n;
   }
 
-  async #load(record: CampaignRecord): Promise<Active> {
-    const existing = this.#active.get(record.id);
+  /** `register`: the engine runs it (false: a copy to validate and write an operator action on a node that does not run the engine). */
+  async #load(record: CampaignRecord, register: boolean): Promise<Active> {
+    const existing = register ? this.#active.get(record.id) : undefined;
     if (existing !== undefined) return existing;
     const targets = new Map<DeviceId, Target>();
     for (const t of await this.#deps.repo.targetsOf(record.id)) targets.set(t.device, { ...t });
+    const loaded = register ? this.#active.get(record.id) : undefined;
+    if (loaded !== undefined) return loaded; // loaded meanwhile (a resync and an action from another node)
     const active: Active = {
       record,
       targets,
@@ -648,7 +835,7 @@ export class CampaignService {
       firmware: new Map(),
       changed: false,
     };
-    this.#active.set(record.id, active);
+    if (register) this.#active.set(record.id, active);
     return active;
   }
 
@@ -666,7 +853,17 @@ export class CampaignService {
     const active = this.#active.get(id);
     if (active !== undefined) return active;
     const record = await this.#record(id);
+    if (!this.#leader && ACTIVE_STATES.has(record.state)) return this.#load(record, false);
     throw stateError(record, "change", "running, paused or halted");
+  }
+
+  /** The active campaigns: the engine's own, or (not running it) copies read from the store. */
+  async #running(): Promise<Iterable<Active>> {
+    if (this.#leader) return this.#active.values();
+    const out: Active[] = [];
+    for (const record of await this.#deps.repo.listCampaigns())
+      if (ACTIVE_STATES.has(record.state)) out.push(await this.#load(record, false));
+    return out;
   }
 
   async #select(selector: CampaignSelector, artifact: OtaArtifactRecord) {
