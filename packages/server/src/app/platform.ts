@@ -515,6 +515,8 @@ export class Platform {
               const enforcement = this.#enforcement();
               return enforcement && this.#response ? this.#response.guard(enforcement) : enforcement;
             },
+            // Several nodes: time-driven changes of devices connected nowhere here are announced by one node.
+            observeLease: this.#cluster?.clustered === true ? this.#cluster.lease("trust.observe") : undefined,
           });
           await this.#trust.start();
         },
@@ -713,6 +715,9 @@ export class Platform {
             control: () => (this.#gateway === undefined ? undefined : gatewayControlChannel(this.#gateway)),
             firmware: () => this.#campaigns,
             openVulnerabilities: (device) => trust?.openVulnerabilities(device) ?? 0,
+            // Several nodes: timed releases and approval timeouts once per cluster, from the store.
+            jobLock:
+              this.#cluster?.clustered === true ? (store.engine === "postgres" ? store.jobs : this.#cluster.jobLock) : undefined,
             sinks: await responseSinks(config.response, {
               version: VERSION,
               deadLetters: store.deadLetters,

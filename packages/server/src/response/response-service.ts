@@ -65,6 +65,18 @@ export interface ResponseServiceDeps {
   readonly openVulnerabilities?: (device: DeviceId) => number;
   /** Drills in progress: incidents about their devices are tagged with the drill. */
   readonly drills?: DrillRegistry;
+  /**
+   * Several nodes on one store (docs/scale.md "Jobs that run once per cluster"): the sweep
+   * takes this lock (`response.sweep`) and works on the store's incidents, not on this node's
+   * copies, so a timed release or an approval timeout happens once per cluster, also for an
+   * incident opened on a node that is gone. Absent: one node, the sweep works on memory.
+   */
+  readonly jobLock?: SweepLock | undefined;
+}
+
+/** The part of a `JobLock` (store or cluster) the sweep needs. */
+export interface SweepLock {
+  run<T>(name: string, job: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
 }
 
 /** One piece of evidence about a device, from a finding or an identity/enrolment signal. */
@@ -95,6 +107,7 @@ export class ResponseService {
   #chain: Promise<unknown> = Promise.resolve();
   #offs: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #sweeping = false;
 
   constructor(deps: ResponseServiceDeps) {
     this.#d = deps;
@@ -118,7 +131,7 @@ export class ResponseService {
       bus.on("ota.rolled_back", (s) => this.#onFirmware(s.device, s.version, s.campaign, "rolled back")),
       bus.on("vulnerability.resolved", (s) => this.#onFirmware(s.device, s.firmwareVersion, null, "assessed")),
     ];
-    this.#timer = setInterval(() => void this.sweep(), this.#d.settings.tickMs);
+    this.#timer = setInterval(() => this.#tick(), this.#d.settings.tickMs);
     this.#timer.unref();
   }
 
@@ -265,23 +278,79 @@ export class ResponseService {
     });
   }
 
-  /** Expires approvals (safe default) and mitigations whose time is up. */
+  /**
+   * Expires approvals (safe default) and mitigations whose time is up. With a `jobLock`
+   * (several nodes): first this node's view of the active incidents is replaced by the store's
+   * (so `floor` holds a device down wherever its incident was opened, and an incident another
+   * node released or closed is released here too); then, under the cluster-wide lock
+   * `response.sweep`, each incident due is read again from the store, settled or released and
+   * saved before the lock is let go: the next holder reads that save and finds nothing due.
+   */
   sweep(): Promise<void> {
     return this.#serial(async () => {
-      const now = this.#d.clock.now();
-      for (const inc of [...this.#active.values()]) {
-        let changed = false;
-        if (inc.approval !== null && inc.approval.expiresAt <= now) {
-          await this.#settle(inc, "timed_out", "system");
-          changed = true;
-        }
-        if (inc.mitigation?.until != null && inc.mitigation.until <= now) {
-          await this.#release(inc, "system", `${inc.mitigation.kind} expired`);
-          changed = true;
-        }
-        if (changed) await this.#save(inc);
+      const lock = this.#d.jobLock;
+      if (lock === undefined) {
+        const now = this.#d.clock.now();
+        for (const inc of [...this.#active.values()]) await this.#expire(inc, now);
+        return;
       }
+      await this.#reconcile();
+      const now = this.#d.clock.now();
+      const due = [...this.#active.values()].filter((inc) => isDue(inc, now));
+      if (due.length === 0) return;
+      await lock.run("response.sweep", async () => {
+        for (const known of due) {
+          const inc = await this.#d.repository.get(known.id);
+          if (inc === undefined || !isActive(inc.state)) continue;
+          this.#adopt(inc);
+          await this.#expire(inc, this.#d.clock.now());
+        }
+      });
     });
+  }
+
+  /** The timer's sweep: one at a time (a slow store skips ticks rather than queueing them), failures logged. */
+  #tick(): void {
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    this.sweep()
+      .catch((error: unknown) => this.#d.log.error({ err: error }, "response sweep failed"))
+      .finally(() => (this.#sweeping = false));
+  }
+
+  /** Settles an expired approval and releases an expired mitigation of `inc`; saves it when changed. */
+  async #expire(inc: Incident, now: Millis): Promise<void> {
+    let changed = false;
+    if (inc.approval !== null && inc.approval.expiresAt <= now) {
+      await this.#settle(inc, "timed_out", "system");
+      changed = true;
+    }
+    if (inc.mitigation?.until != null && inc.mitigation.until <= now) {
+      await this.#release(inc, "system", `${inc.mitigation.kind} expired`);
+      changed = true;
+    }
+    if (changed) await this.#save(inc);
+  }
+
+  /**
+   * Several nodes: the store's active incidents become this node's (newest per device). Runs
+   * inside `#serial`, after this node's own saves, so the store holds this node's latest or a
+   * newer one written by another node.
+   */
+  async #reconcile(): Promise<void> {
+    const stored = new Map<DeviceId, Incident>();
+    for (const inc of await this.#d.repository.listActive()) {
+      const known = stored.get(inc.device);
+      if (known === undefined || known.openedAt < inc.openedAt) stored.set(inc.device, inc);
+    }
+    this.#active.clear();
+    for (const [device, inc] of stored) this.#active.set(device, inc);
+  }
+
+  /** Makes `inc` (just read from the store) this node's copy of its device's active incident. */
+  #adopt(inc: Incident): void {
+    const known = this.#active.get(inc.device);
+    if (known === undefined || known.id === inc.id || known.openedAt <= inc.openedAt) this.#active.set(inc.device, inc);
   }
 
   // --- evidence --------------------------------------------------------------------------
@@ -939,6 +1008,13 @@ export class ResponseService {
   }
 
   async #load(id: string): Promise<Incident> {
+    // Several nodes: an operator's action works on the store's copy (another node may have changed it).
+    if (this.#d.jobLock !== undefined) {
+      const stored = await this.#d.repository.get(id);
+      if (stored === undefined) throw new VigilError("INCIDENT_NOT_FOUND", `no incident ${id}`);
+      if (isActive(stored.state)) this.#adopt(stored);
+      return stored;
+    }
     const active = [...this.#active.values()].find((i) => i.id === id);
     const inc = active ?? (await this.#d.repository.get(id));
     if (inc === undefined) throw new VigilError("INCIDENT_NOT_FOUND", `no incident ${id}`);
@@ -954,4 +1030,11 @@ export class ResponseService {
     this.#chain = next.catch(() => undefined);
     return next;
   }
+}
+
+/** An approval or a mitigation of `inc` whose time is up. */
+function isDue(inc: Incident, now: Millis): boolean {
+  return (
+    (inc.approval !== null && inc.approval.expiresAt <= now) || (inc.mitigation?.until != null && inc.mitigation.until <= now)
+  );
 }

@@ -28,6 +28,23 @@ export interface TrustServiceDeps {
   readonly profiles: (profileId: string) => Profile | undefined;
   /** Where tier changes go at once (the gateway); late-bound because the gateway starts after trust. */
   readonly enforcer: () => TierEnforcer | undefined;
+  /**
+   * Several nodes (docs/scale.md "Jobs that run once per cluster"): `observe` credits clean time
+   * to the devices holding a session on this node (a device is connected to one node, so it is
+   * credited once), and announces a change it finds (history, `trust.changed`, the tier
+   * applied) for those devices and, on the holder of this lease only, for the devices holding
+   * none here; the other nodes re-assess those in memory (the tier at CONNECT stays right). A
+   * score changed by time alone is not written (evidence and credit are), so no node writes its
+   * stale copy over the session node's. Absent: one node, every change is announced and written.
+   */
+  readonly observeLease?: ObserveLease | undefined;
+}
+
+/** The part of the cluster's held lease `observe` needs (cluster/leader-lease.ts). */
+export interface ObserveLease {
+  readonly held: boolean;
+  start(onChange: (held: boolean) => Promise<void>): Promise<void>;
+  stop(): Promise<void>;
 }
 
 /** What the API and CLI show for one device. */
@@ -123,6 +140,7 @@ export class TrustService {
     }
     await this.#seedEnrolledDevices();
     this.#subscribe();
+    await this.#d.observeLease?.start(async () => undefined);
     // Rescore everything once: thresholds or the vertical may have changed since the last run.
     this.observe();
     this.#timer = setInterval(() => this.observe(), this.#d.config.observeEverySeconds * 1000);
@@ -136,6 +154,7 @@ export class TrustService {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     if (this.#flushTimer !== undefined) clearInterval(this.#flushTimer);
     await this.flush();
+    await this.#d.observeLease?.stop();
   }
 
   /** Open vulnerabilities of a device (assessment's findings not yet resolved); 0 when unknown. */
@@ -205,6 +224,9 @@ export class TrustService {
   observe(): void {
     const now = this.#d.clock.now();
     const cap = this.#d.config.maxCreditPerObservationSeconds * 1000;
+    const lease = this.#d.observeLease;
+    // A device's clean time is credited only where its session is (one node: it is connected once).
+    const announceUnobserved = lease === undefined || lease.held;
     for (const [id, entry] of this.#entries) {
       if (entry.observedFrom !== null && now > entry.observedFrom) {
         const ms = Math.min(cap, now - entry.observedFrom);
@@ -212,7 +234,12 @@ export class TrustService {
         entry.state = applyEvidence(entry.state, { kind: "clean", at: now, ms }, this.#params);
         this.#dirty.add(id);
       }
-      this.#reassess(id, entry, null);
+      // Several nodes: time alone changes no stored record (each node re-assesses from the same
+      // record; the score is a cache), so a node's stale copy never overwrites another's evidence.
+      this.#reassess(id, entry, null, {
+        announce: announceUnobserved || entry.sessions > 0,
+        write: lease === undefined,
+      });
     }
   }
 
@@ -314,14 +341,20 @@ export class TrustService {
     this.#reassess(id, entry, cause);
   }
 
-  #reassess(id: DeviceId, entry: Entry, cause: string | null): void {
+  /**
+   * `announce: false`: memory only (another node announces the change; see `observeLease`);
+   * `write: false`: the changed score is not written (only evidence is, several nodes).
+   */
+  #reassess(id: DeviceId, entry: Entry, cause: string | null, how = { announce: true, write: true }): void {
     const vertical = this.#verticalOf(entry);
     const a = assess(entry.state, this.#d.clock.now(), vertical, this.#params);
     const from = entry.tier;
-    if (a.score !== entry.score || a.tier !== from || vertical.id !== entry.vertical) this.#dirty.add(id);
+    const changed = a.score !== entry.score || a.tier !== from || vertical.id !== entry.vertical;
     entry.score = a.score;
     entry.tier = a.tier;
     entry.vertical = vertical.id;
+    if (!how.announce) return;
+    if (changed && how.write) this.#dirty.add(id);
     // A device is announced (history, trust.changed) once it has attested; before that (its
     // certificate is issued a moment before enrollment completes) it is quarantine, quietly.
     if (!entry.announced && entry.state.attestation === null) return;

@@ -10,6 +10,7 @@ import { tempDir } from "../support.js";
 import { launchDaemon, type Daemon } from "./daemon-fixture.js";
 import {
   FuzzMemoryCurve,
+  fuzzMemoryChartSvg,
   Rng,
   caseIndices,
   envCount,
@@ -294,8 +295,13 @@ test(`fuzz: every API route with a body answers bad input with a 4xx and a catal
     perRoute,
   };
   process.stdout.write(`api-fuzz figures: ${JSON.stringify({ ...figures, perRoute: undefined })}\n`);
-  if (process.env.VIGIL_RELIABILITY_OUT)
+  if (process.env.VIGIL_RELIABILITY_OUT) {
     writeFileSync(join(process.env.VIGIL_RELIABILITY_OUT, "api-fuzz.json"), JSON.stringify(figures, null, 2));
+    writeFileSync(
+      join(process.env.VIGIL_RELIABILITY_OUT, "api-fuzz-memory.svg"),
+      fuzzMemoryChartSvg(figures.memory, `Vigil's memory during ${done.toLocaleString("en")} API fuzz cases`, warmupAt),
+    );
+  }
   assert.ok(
     Object.keys(statuses).some((s) => s.startsWith("4")),
     "bad input was refused",

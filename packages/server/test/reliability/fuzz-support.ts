@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { memoryChartSvg } from "./memory-chart.js";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -371,4 +372,16 @@ export class FuzzMemoryCurve {
   async samples(): Promise<FuzzMemorySample[]> {
     return (await Promise.all(this.#pending)).sort((a, b) => a.cases - b.cases);
   }
+}
+
+/** The curve as an SVG chart (RSS and heap against cases tried), for docs/reliability.md. */
+export function fuzzMemoryChartSvg(samples: readonly FuzzMemorySample[], title: string, warmupCases: number): string {
+  return memoryChartSvg(
+    samples
+      .filter((s) => s.rssMiB !== null)
+      .map((s) => ({ t: s.cases, rssMiB: s.rssMiB as number, heapUsedMiB: s.heapUsedMiB, connected: null })),
+    title,
+    warmupCases,
+    "fuzz cases tried",
+  );
 }

@@ -7,8 +7,13 @@ export interface MemorySample {
   readonly connected: number | null;
 }
 
-/** A small self-contained SVG line chart of RSS and heap over time, with the warm-up marked. */
-export function memoryChartSvg(samples: readonly MemorySample[], title: string, warmupEndS: number): string {
+/** A small self-contained SVG line chart of RSS and heap over time (or cases: `xLabel`), with the warm-up marked. */
+export function memoryChartSvg(
+  samples: readonly MemorySample[],
+  title: string,
+  warmupEndS: number,
+  xLabel = "seconds since the fleet was connected",
+): string {
   const w = 720;
   const h = 300;
   const pad = { l: 56, r: 16, t: 32, b: 40 };
@@ -34,7 +39,7 @@ export function memoryChartSvg(samples: readonly MemorySample[], title: string, 
     `<text x="${pad.l + 4}" y="${pad.t + 12}" fill="#888">warm-up</text>`,
     line((s) => s.rssMiB, "#c0392b"),
     line((s) => s.heapUsedMiB, "#2471a3"),
-    `<text x="${w / 2}" y="${h - 8}" text-anchor="middle">seconds since the fleet was connected</text>`,
+    `<text x="${w / 2}" y="${h - 8}" text-anchor="middle">${escape(xLabel)}</text>`,
     `<text x="14" y="${h / 2}" transform="rotate(-90 14 ${h / 2})" text-anchor="middle">MiB</text>`,
     `<text x="${w - pad.r - 150}" y="${pad.t + 12}" fill="#c0392b">RSS</text><text x="${w - pad.r - 100}" y="${pad.t + 12}" fill="#2471a3">heap used</text>`,
     "</svg>",

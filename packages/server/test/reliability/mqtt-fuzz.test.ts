@@ -7,7 +7,16 @@ import mqtt, { type MqttClient } from "mqtt";
 import type { DeviceCredentials } from "../../../device-sdk/src/index.js";
 import { repoRoot, tempDir } from "../support.js";
 import { claimTokens, enrollWithToken, launchDaemon, type Daemon } from "./daemon-fixture.js";
-import { FuzzMemoryCurve, Rng, caseIndices, envCount, fuzzFailure, mutateBytes, runSeed } from "./fuzz-support.js";
+import {
+  FuzzMemoryCurve,
+  fuzzMemoryChartSvg,
+  Rng,
+  caseIndices,
+  envCount,
+  fuzzFailure,
+  mutateBytes,
+  runSeed,
+} from "./fuzz-support.js";
 
 // Mutation fuzzing of the MQTT gateway over raw mutual-TLS sockets, against `vigil up` in its
 // own process. Corpus: the mqtt-packet package's parse/generate test vectors plus valid
@@ -226,8 +235,13 @@ test(`fuzz: MQTT packets over mutual TLS: no crash, no hang, memory bounded (${c
     memory: await memory.samples(),
   };
   process.stdout.write(`mqtt-fuzz figures: ${JSON.stringify(figures)}\n`);
-  if (process.env.VIGIL_RELIABILITY_OUT)
+  if (process.env.VIGIL_RELIABILITY_OUT) {
     writeFileSync(join(process.env.VIGIL_RELIABILITY_OUT, "mqtt-fuzz.json"), JSON.stringify(figures, null, 2));
+    writeFileSync(
+      join(process.env.VIGIL_RELIABILITY_OUT, "mqtt-fuzz-memory.svg"),
+      fuzzMemoryChartSvg(figures.memory, `Vigil's memory during ${done.toLocaleString("en")} MQTT fuzz cases`, warmupAt),
+    );
+  }
   assert.ok(
     outcomes.answered > 0 && outcomes.closed > 0,
     `both answers and refusals were exercised: ${JSON.stringify(outcomes)}`,
