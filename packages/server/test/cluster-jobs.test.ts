@@ -3,40 +3,15 @@
 // mitigation exactly once, whichever node opened the incident and even when that node is gone;
 // trust credits a device's clean time on the node holding its session only.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { MqttClient } from "mqtt";
 import type { SignalMap } from "../src/signals/index.js";
-import { needServices, redisDb, startAnotherControl, startControl } from "./cluster-support.js";
+import { bounded, needServices, redisDb, startAnotherControl, startControl, suffix, until } from "./cluster-support.js";
 import { connectDevice, enrollDevice, recordSignals } from "./gateway-support.js";
 import { freshDatabase, needPostgres } from "./postgres-support.js";
 import { tempDir, type TestPlatform } from "./support.js";
-
-const suffix = () => randomBytes(3).toString("hex");
-
-/** Polls an async condition (bounded). */
-async function until(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Cleanup bounded in time: a stop that hangs fails the test instead of hanging the suite. */
-async function bounded(what: string, work: () => Promise<void>, ms = 30_000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  try {
-    await Promise.race([work(), limit]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function finding(node: TestPlatform, device: string, rule: "exfiltration" | "flood"): void {
   node.platform.bus.emit("finding.raised", {

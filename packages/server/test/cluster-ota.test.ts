@@ -3,7 +3,6 @@
 // started through the other node's API reaches every device exactly once, wherever it is
 // connected; when the holder stops mid-campaign, the other node takes over and completes it.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Redis } from "ioredis";
@@ -11,34 +10,10 @@ import { OtaCommand, type OtaCampaignDto } from "@vigil/contract";
 import { OtaAgent, connect, type DeviceConnection } from "../../device-sdk/src/index.js";
 import { callApi, type ApiTarget } from "../src/cli/client.js";
 import { RedisLeaderLease, parseClusterMessage } from "../src/cluster/index.js";
-import { needServices, redisDb, startAnotherControl, startControl } from "./cluster-support.js";
+import { bounded, needServices, redisDb, startAnotherControl, startControl, suffix, until } from "./cluster-support.js";
 import { SimulatedSlots, addArtifact, enrollWithFirmware, firmwareImage } from "./ota-support.js";
 import { freshDatabase, needPostgres } from "./postgres-support.js";
 import { memoryLogger, tempDir, type TestPlatform } from "./support.js";
-
-const suffix = () => randomBytes(3).toString("hex");
-
-/** Polls an async condition (bounded). */
-async function until(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Cleanup bounded in time: a stop that hangs fails the test instead of hanging the suite. */
-async function bounded(what: string, work: () => Promise<void>, ms = 30_000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  try {
-    await Promise.race([work(), limit]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A/B slots whose install waits until the test opens the gate (holds a wave in flight). */
 class GatedSlots extends SimulatedSlots {

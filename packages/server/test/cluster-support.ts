@@ -1,6 +1,7 @@
 // Support for the multi-node tests: the real Redis and NATS of this machine, gateway nodes
 // in child processes (killable with SIGKILL), and a control node (a full Platform).
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createConnection } from "node:net";
 import { join } from "node:path";
@@ -12,6 +13,31 @@ import { repoRoot, startPlatform, tempDir, type TestPlatform } from "./support.j
 
 export const REDIS = { host: "127.0.0.1", port: 6379 };
 export const NATS_URL = "nats://127.0.0.1:4222";
+
+/** A short random suffix, so that tests sharing Redis and PostgreSQL never share names. */
+export const suffix = (): string => randomBytes(3).toString("hex");
+
+/** Polls an async condition (bounded). */
+export async function until(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Cleanup bounded in time: a stop that hangs fails the test instead of hanging the suite. */
+export async function bounded(what: string, work: () => Promise<void>, ms = 30_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([work(), limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function reachable(port: number): Promise<boolean> {
   return new Promise((resolve) => {

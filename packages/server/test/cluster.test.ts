@@ -2,28 +2,12 @@
 // control node, which decides), nodes A and C are gateway nodes in child processes sharing
 // B's store (PostgreSQL), CA and master key (joinCluster), MQTT routing and sessions (Redis).
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import type { MqttClient } from "mqtt";
 import { closedOf, connectDevice, enrollDevice, waitFor } from "./gateway-support.js";
-import { needServices, redisDb, startChildNode, startControl, type ChildNode } from "./cluster-support.js";
+import { bounded, type ChildNode, needServices, redisDb, startChildNode, startControl, suffix } from "./cluster-support.js";
 import { freshDatabase, needPostgres } from "./postgres-support.js";
 import { tempDir } from "./support.js";
-
-const suffix = () => randomBytes(3).toString("hex");
-
-/** Cleanup bounded in time: a stop that hangs fails the test instead of hanging the suite. */
-async function bounded(what: string, work: () => Promise<void>, ms = 20_000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  try {
-    await Promise.race([work(), limit]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 test("three nodes: a publish on node A reaches a subscriber on node C; a quarantine decided on node B takes effect on node A; one identity on two nodes is caught", async (t) => {
   if (!(await needServices(t)) || !(await needPostgres(t))) return;
