@@ -8,7 +8,7 @@ import {
   type DetectionConfig,
   type Finding,
 } from "../../packages/server/src/detection/index.js";
-import { behaviourOf, createRandom, type Random } from "../../packages/server/src/simulator/index.js";
+import { behaviourOf, createRandom, driftRampMs, type Random } from "../../packages/server/src/simulator/index.js";
 
 export interface FleetTrialOptions {
   readonly seed: number;
@@ -20,7 +20,10 @@ export interface FleetTrialOptions {
   readonly baselineMs: number;
   /** Drift starts are spread over this many ms after the baseline. */
   readonly spreadMs: number;
-  /** Ramp of the drift 0 -> 1 (the scenario ramps over its whole duration). */
+  /**
+   * Ramp of the drift 0 -> 1 (the scenario ramps over its whole duration), stretched per profile
+   * as the scenario stretches it: to at least `DRIFT_MIN_READINGS` reporting periods.
+   */
   readonly rampMs: number;
   /** A detection counts up to this long after the ramp ended. */
   readonly tailMs: number;
@@ -46,10 +49,12 @@ interface SimDevice {
   joinAt: number;
   joined: boolean;
   driftStart: number;
+  /** This device's drift ramp (ms). */
+  readonly rampMs: number;
 }
 
 export interface FleetTrialResult {
-  readonly perProfile: Record<string, { attacked: number; detected: number; detectMs: number[] }>;
+  readonly perProfile: Record<string, { attacked: number; detected: number; detectMs: number[]; rampMs: number }>;
   readonly benign: number;
   readonly benignFlagged: number;
   readonly benignFlaggedLate: number;
@@ -69,12 +74,13 @@ export function runFleetTrial(o: FleetTrialOptions): FleetTrialResult {
   const master = createRandom(o.seed);
   const devices: SimDevice[] = [];
   const t0 = 1_800_000_000_000;
-  const end = o.baselineMs + o.spreadMs + o.rampMs + o.tailMs;
+  const longestRamp = Math.max(o.rampMs, ...Object.keys(o.drifting).map((p) => driftRampMs(o.rampMs, behaviourOf(p).periodMs)));
+  const end = o.baselineMs + o.spreadMs + longestRamp + o.tailMs;
   let n = 0;
   const add = (profile: string, drifting: boolean) => {
     const id = `${drifting ? "drift" : "ok"}-${profile}-${n++}`;
     const late = !drifting && master.next() < o.lateShare;
-    const joinAt = late ? o.baselineMs + master.next() * (o.spreadMs + o.rampMs) : master.next() * 10_000;
+    const joinAt = late ? o.baselineMs + master.next() * (o.spreadMs + longestRamp) : master.next() * 10_000;
     devices.push({
       id,
       profile,
@@ -87,6 +93,7 @@ export function runFleetTrial(o: FleetTrialOptions): FleetTrialResult {
       joinAt,
       joined: false,
       driftStart: drifting ? o.baselineMs + master.next() * o.spreadMs : Number.POSITIVE_INFINITY,
+      rampMs: driftRampMs(o.rampMs, behaviourOf(profile).periodMs),
     });
   };
   for (const [p, c] of Object.entries(o.benign)) for (let i = 0; i < c; i++) add(p, false);
@@ -133,14 +140,14 @@ export function runFleetTrial(o: FleetTrialOptions): FleetTrialResult {
         dev.next = dev.downUntil;
         continue;
       }
-      const drift = t < dev.driftStart ? 0 : Math.min(1, (t - dev.driftStart) / o.rampMs);
+      const drift = t < dev.driftStart ? 0 : Math.min(1, (t - dev.driftStart) / dev.rampMs);
       const out = b.tick({
         deviceId: dev.id,
         random: dev.random,
         dayPhase: (now % o.dayLengthMs) / o.dayLengthMs,
         seq: dev.seq++,
         now,
-        drift: t > dev.driftStart + o.rampMs ? 0 : drift,
+        drift: t > dev.driftStart + dev.rampMs ? 0 : drift,
       });
       for (const m of out) {
         const body = Buffer.from(JSON.stringify(m.payload));
@@ -163,9 +170,9 @@ export function runFleetTrial(o: FleetTrialOptions): FleetTrialResult {
   for (const dev of devices) {
     const ats = all.get(dev.id) ?? [];
     if (Number.isFinite(dev.driftStart)) {
-      const p = (perProfile[dev.profile] ??= { attacked: 0, detected: 0, detectMs: [] });
+      const p = (perProfile[dev.profile] ??= { attacked: 0, detected: 0, detectMs: [], rampMs: dev.rampMs });
       p.attacked++;
-      const at = ats.find((x) => x >= dev.driftStart && x <= dev.driftStart + o.rampMs + o.tailMs);
+      const at = ats.find((x) => x >= dev.driftStart && x <= dev.driftStart + dev.rampMs + o.tailMs);
       if (at !== undefined) {
         p.detected++;
         p.detectMs.push(at - dev.driftStart);

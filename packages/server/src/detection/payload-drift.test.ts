@@ -159,3 +159,36 @@ test("drift.enabled false reads no payload; an unknown drift action is refused b
   assert.equal(off.detector.counters.payloads, 0);
   assert.throws(() => detectionConfigSchema.parse({ drift: { action: "explode" } }));
 });
+
+test("a level drift that starts soon after a reboot is found within the drift (a session's level is judged after 16 readings)", () => {
+  const { detector, findings } = setup();
+  const rand = seeded(21);
+  const ids = Array.from({ length: 20 }, (_, i) => `dev-${i}`);
+  for (const id of ids) detector.connected(id, "sensor", "10.0.0.1:1", T0);
+  const warm = 600;
+  const ramp = 30;
+  let refusedAt = -1;
+  let step = 0;
+  for (; step < warm + ramp && refusedAt < 0; step++) {
+    const now = T0 + step * 1000;
+    if (step === warm - 20) {
+      // dev-3 reboots; 20 readings into its new session, its readings start moving.
+      detector.disconnected("dev-3", now);
+      detector.connected("dev-3", "sensor", "10.0.0.1:1", now + 1);
+    }
+    for (const id of ids) {
+      // The level moves (up to +6 sd), the noise does not: only the level test can see it.
+      const drift = id === "dev-3" && step >= warm ? (step - warm + 1) / ramp : 0;
+      const temp = 21 + 0.3 * (6 * drift + gaussian(rand));
+      const pressure = 1013 + 12 * (6 * drift + gaussian(rand));
+      const b = body(now, step, Math.round(temp * 10) / 10, Math.round(pressure));
+      if (!detector.observe(id, `devices/${id}/telemetry`, b.length, now, b)) refusedAt = step;
+    }
+  }
+  assert.deepEqual(
+    findings.map((f) => f.device),
+    ["dev-3"],
+  );
+  assert.ok(refusedAt >= warm && refusedAt < warm + ramp, `refused at ${refusedAt}`);
+  assert.match((findings[0]!.evidence as { statistic: string }).statistic, /^level_/);
+});

@@ -35,8 +35,12 @@ const STRIDE = 12;
 
 /** Samples after which a field uses its own baseline (before: the peer group's). */
 const FIELD_WARMUP = 24;
-/** Samples of a session after which a field's own level (and its offset from its peers) is judged. */
-const LEVEL_WARMUP = 48;
+/**
+ * Samples of a session after which a field's own level (and its offset from its peers) is judged:
+ * the session's mean of 16 readings is within a quarter sigma. Longer, and a drift beginning soon
+ * after a reboot or a blip went unjudged (a pump reporting every 2 s: 96 s blind per session).
+ */
+const LEVEL_WARMUP = 16;
 /** Samples of history a field needs before its level is judged at all (slow cycles must show in its spread). */
 const LEVEL_HISTORY = 256;
 /** Samples a field's noise learns with weight 1/n before its slow rate. */

@@ -7,6 +7,8 @@ export { createRandom, type Random } from "./random.js";
 export { writeScanCapture, type ScanCaptureOptions, type ScanCaptureResult } from "./network-scan.js";
 export { analyse, formatReport, type AttackOutcome, type RunReport } from "./report.js";
 export {
+  DRIFT_MIN_READINGS,
+  driftRampMs,
   isScenarioName,
   pickDevice,
   runScenario,

@@ -28,6 +28,12 @@ export interface AttackContext {
   readonly fleet: Fleet;
   readonly signal: AbortSignal;
   readonly drill?: boolean;
+  /**
+   * Stretch a behaviour drift to at least `DRIFT_MIN_READINGS` of its device's reporting periods
+   * (a benchmark measuring detection asks for it: a drift shorter than that is not observable).
+   * Off by default, so that `vigil simulate`, `vigil demo` and drills last what was asked.
+   */
+  readonly observableDrift?: boolean;
 }
 
 interface ScenarioDefinition {
@@ -57,6 +63,14 @@ function profileOf(id: string): Promise<Profile> {
 function blob(fleet: Fleet, bytes: number, seq: number): Record<string, unknown> {
   const raw = Math.max(16, Math.floor(((bytes - 60) * 3) / 4));
   return { ts: Date.now(), seq, data: fleet.random.bytes(raw).toString("base64") };
+}
+
+/** Reporting periods a behaviour drift lasts at least (its ramp covers this many readings of the device). */
+export const DRIFT_MIN_READINGS = 40;
+
+/** How long a drift ramps: the attack's duration, and at least `DRIFT_MIN_READINGS` reporting periods. */
+export function driftRampMs(durationMs: number, periodMs: number): number {
+  return Math.max(durationMs, DRIFT_MIN_READINGS * periodMs);
 }
 
 let rogueCount = 0;
@@ -324,19 +338,30 @@ export const scenarios = {
   },
   "behaviour-drift": {
     title: "behaviour drift",
-    description:
-      "A compromised device's readings move slowly away from normal (mean up to +4 sd, noise doubled) while staying within every limit.",
+    description: `A compromised device's readings move slowly away from normal (mean up to +4 sd, noise doubled) while staying within every limit; the ramp lasts the attack's duration (a benchmark stretches it to at least ${DRIFT_MIN_READINGS} of the device's reporting periods; the ground truth says how many readings it covered).`,
     prefers: ["plc", "patient-monitor", "environmental-sensor", "infusion-pump"],
     async run(ctx, device, durationMs) {
       const started = Date.now();
-      const steps = Math.max(1, Math.min(200, Math.floor(durationMs / 250)));
+      // A drift is only a drift once the device has reported it: a sensor that reports every
+      // 20 s shows two readings in 40 s, which no test can tell from noise.
+      const rampMs = ctx.observableDrift === true ? driftRampMs(durationMs, device.behaviour.periodMs) : durationMs;
+      const steps = Math.max(1, Math.min(200, Math.floor(rampMs / 250)));
       for (let i = 1; i <= steps && !ctx.signal.aborted; i++) {
         device.drift = i / steps;
-        await sleep(durationMs / steps, ctx.signal);
+        await sleep(rampMs / steps, ctx.signal);
       }
       const reached = device.drift;
       device.drift = 0;
-      return { detail: { maxDrift: reached, rampMs: Date.now() - started } };
+      const elapsed = Date.now() - started;
+      return {
+        detail: {
+          maxDrift: reached,
+          rampMs: elapsed,
+          periodMs: device.behaviour.periodMs,
+          minReadings: DRIFT_MIN_READINGS,
+          expectedReadings: Math.floor(elapsed / device.behaviour.periodMs),
+        },
+      };
     },
   },
   "token-replay": {

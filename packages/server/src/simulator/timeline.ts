@@ -39,7 +39,14 @@ export interface TimelineRun {
 export async function runTimeline(
   fleet: Fleet,
   entries: readonly TimelineEntry[],
-  options: { groundTruthFile?: string; signal?: AbortSignal; drill?: boolean; onEvent?: (line: string) => void } = {},
+  options: {
+    groundTruthFile?: string;
+    signal?: AbortSignal;
+    drill?: boolean;
+    /** Behaviour drifts last long enough to be observable (`AttackContext.observableDrift`). */
+    observableDrift?: boolean;
+    onEvent?: (line: string) => void;
+  } = {},
 ): Promise<TimelineRun> {
   const signal = options.signal ?? new AbortController().signal;
   const started = Date.now();
@@ -68,7 +75,7 @@ export async function runTimeline(
       options.onEvent?.(`attack ${entry.scenario} on ${device.id} (${device.profile}) begins`);
       try {
         const truth = await runScenario(
-          { fleet, signal, drill: options.drill === true },
+          { fleet, signal, drill: options.drill === true, observableDrift: options.observableDrift === true },
           entry.scenario,
           device,
           entry.durationMs,
