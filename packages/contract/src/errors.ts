@@ -87,7 +87,7 @@ export const errorCatalogue = {
   // response
   PLAYBOOK_INVALID: { owner: "response", meaning: "A playbook is not valid; the message lists every problem." },
   INCIDENT_NOT_FOUND: { owner: "response", meaning: "No incident has this id." },
-  DRILL_NOT_FOUND: { owner: "response", meaning: "No drill has this id (drills are kept in memory until Vigil restarts)." },
+  DRILL_NOT_FOUND: { owner: "response", meaning: "No drill has this id (the store keeps the last 200 drills)." },
   INCIDENT_TRANSITION_INVALID: { owner: "response", meaning: "The incident's state does not allow this change." },
   INCIDENT_NO_PENDING_APPROVAL: { owner: "response", meaning: "The incident has no action waiting for approval." },
   // audit

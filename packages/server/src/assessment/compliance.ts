@@ -218,7 +218,7 @@ const CONTROLS: readonly ControlDefinition[] = [
     title: "Computing hardware, software and their data are monitored for adverse events",
     criterion: "behaviour of each device is scored by the detection module",
     notAssessed:
-      "the detection module (rules and per-device anomaly models) is not running in this platform yet; gateway denials alone are not monitoring",
+      "detection runs in the message path (rules and per-device anomaly models, docs/detection.md), but its findings are not yet an evidence source of this assessment",
   },
   {
     framework: "nist-csf-2.0",
@@ -226,7 +226,8 @@ const CONTROLS: readonly ControlDefinition[] = [
     ref: "DE.AE-02",
     title: "Potentially adverse events are analyzed",
     criterion: "findings raised by detection are analysed into incidents",
-    notAssessed: "no detection findings or incidents exist yet (detection and response modules)",
+    notAssessed:
+      "detection findings and the incidents response opens from them are not yet an evidence source of this assessment",
   },
   {
     framework: "nist-csf-2.0",
@@ -242,7 +243,8 @@ const CONTROLS: readonly ControlDefinition[] = [
     ref: "RS.MA-01",
     title: "The incident response plan is executed",
     criterion: "playbooks open and update incidents with evidence",
-    notAssessed: "the response module (playbooks, incidents) does not exist yet",
+    notAssessed:
+      "playbooks open and update incidents (docs/response.md), but incident records are not yet an evidence source of this assessment",
   },
   {
     framework: "nist-csf-2.0",
@@ -250,7 +252,8 @@ const CONTROLS: readonly ControlDefinition[] = [
     ref: "RC.RP-01",
     title: "The recovery portion of the incident response plan is executed",
     criterion: "devices are re-provisioned or rolled back to the last good firmware",
-    notAssessed: "recovery evidence (re-provisioning and firmware rollback records) is not available yet",
+    notAssessed:
+      "re-provisioning and firmware rollback run as playbook actions, but their records are not yet an evidence source of this assessment",
   },
   // ---- NIST IR 8259A ----
   {
@@ -427,7 +430,8 @@ const CONTROLS: readonly ControlDefinition[] = [
     ref: "5.10",
     title: "Examine system telemetry data",
     criterion: "telemetry is examined for security anomalies",
-    notAssessed: "anomaly detection over device telemetry (detection module) is not running in this platform yet",
+    notAssessed:
+      "detection examines telemetry in the message path (payload drift, anomaly models), but its findings are not yet an evidence source of this assessment",
   },
   {
     framework: "etsi-en-303-645",
