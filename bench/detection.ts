@@ -9,10 +9,10 @@ import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
-import { enroll, type DeviceCredentials } from "../packages/device-sdk/src/index.js";
+import type { DeviceCredentials } from "../packages/device-sdk/src/index.js";
 import { Gateway } from "../packages/server/src/gateway/index.js";
 import { runFleetTrial } from "./lib/detection-fleet.js";
-import { BENCH_PROFILE, driveGateway } from "./lib/gateway-load.js";
+import { BENCH_PROFILE, driveGateway, enrollLoadDevices } from "./lib/gateway-load.js";
 import { startBenchVigil } from "./lib/vigil.js";
 import { runInNewContext } from "node:vm";
 import { Platform, loadConfig } from "../packages/server/src/app/index.js";
@@ -612,31 +612,9 @@ async function gatewayPart(duration: number, progress: Progress, signal: AbortSi
       startBenchVigil(tmp, { "mqtt-enabled": "false" }),
     );
     const platform = p;
-    const creds = await progress.phase(`gateway on/off: enroll ${GATEWAY_DEVICES} devices and a subscriber`, async () => {
-      const { tokens } = await platform.enrollment.createTokens({
-        profile: "environmental-sensor",
-        ttlSeconds: 600,
-        count: GATEWAY_DEVICES + 1,
-        by: "bench",
-      });
-      const ids = [...Array.from({ length: GATEWAY_DEVICES }, (_, i) => `gw-${String(i).padStart(3, "0")}`), "collector"];
-      const out: DeviceCredentials[] = [];
-      for (let i = 0; i < ids.length; i += 10)
-        out.push(
-          ...(await Promise.all(
-            ids.slice(i, i + 10).map((id, j) =>
-              enroll({
-                server: platform.url,
-                caPem: platform.ca,
-                deviceId: id,
-                dir: join(tmp, "devices", id),
-                attestation: { kind: "claim-token", token: tokens[i + j]! },
-              }),
-            ),
-          )),
-        );
-      return out;
-    });
+    const creds = await progress.phase(`gateway on/off: enroll ${GATEWAY_DEVICES} devices and a subscriber`, () =>
+      enrollLoadDevices(platform, tmp, "gw", GATEWAY_DEVICES),
+    );
     const toIdentity = (c: DeviceCredentials) => ({ id: c.deviceId, cert: c.certPem, key: c.keyPem });
     const make = async (observer: boolean) => {
       const g = new Gateway({

@@ -8,12 +8,12 @@ import type { AddressInfo } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { createServer, type Server } from "node:tls";
-import { enroll, type DeviceCredentials } from "../packages/device-sdk/src/index.js";
+import type { DeviceCredentials } from "../packages/device-sdk/src/index.js";
 import type { Platform } from "../packages/server/src/app/index.js";
 import { moduleLogger } from "../packages/server/src/core/index.js";
 import { Gateway } from "../packages/server/src/gateway/index.js";
 import type { BenchOptions, BenchOutput } from "./lib/benchmark.js";
-import { BENCH_PROFILE, driveGateway, type LoadResult } from "./lib/gateway-load.js";
+import { BENCH_PROFILE, driveGateway, enrollLoadDevices, type LoadResult } from "./lib/gateway-load.js";
 import { freePort, listening } from "./lib/net.js";
 import { startBenchVigil } from "./lib/vigil.js";
 
@@ -61,32 +61,9 @@ export async function run({ duration, progress, signal }: BenchOptions): Promise
       return startBenchVigil(tmp, { "mqtt-enabled": "false" });
     });
     const p = platform;
-    const identities = await progress.phase(`enroll ${DEVICES} devices and a subscriber over EST`, async () => {
-      const { tokens } = await p.enrollment.createTokens({
-        profile: "environmental-sensor",
-        ttlSeconds: 600,
-        count: DEVICES + 1,
-        by: "bench",
-      });
-      const ids = [...Array.from({ length: DEVICES }, (_, i) => `bench-${String(i).padStart(3, "0")}`), "collector"];
-      const creds: DeviceCredentials[] = [];
-      for (let i = 0; i < ids.length; i += 10) {
-        creds.push(
-          ...(await Promise.all(
-            ids.slice(i, i + 10).map((id, j) =>
-              enroll({
-                server: p.url,
-                caPem: p.ca,
-                deviceId: id,
-                dir: join(tmp, "devices", id),
-                attestation: { kind: "claim-token", token: tokens[i + j]! },
-              }),
-            ),
-          )),
-        );
-      }
-      return creds;
-    });
+    const identities = await progress.phase(`enroll ${DEVICES} devices and a subscriber over EST`, () =>
+      enrollLoadDevices(p, tmp, "bench", DEVICES),
+    );
     signal.throwIfAborted();
     const toIdentity = (c: DeviceCredentials) => ({ id: c.deviceId, cert: c.certPem, key: c.keyPem });
     const devices = identities.slice(0, DEVICES).map(toIdentity);

@@ -1,7 +1,10 @@
 // The gateway load generator shared by `bench/gateway.ts` and the gateway part of
 // `bench/detection.ts`: a worker thread (bench/gateway-worker.mjs) of N publishers and one
 // subscriber over mutual TLS, and the permissive profile their devices enrol with.
+import { join } from "node:path";
 import { Worker } from "node:worker_threads";
+import { enroll, type DeviceCredentials } from "../../packages/device-sdk/src/index.js";
+import type { Platform } from "../../packages/server/src/app/index.js";
 import { parseProfile } from "../../packages/server/src/policy/index.js";
 
 /** Benchmark devices: a generous rate so that nothing is throttled. */
@@ -46,4 +49,39 @@ export function driveGateway(data: Record<string, unknown>, signal: AbortSignal)
     });
     worker.once("error", reject);
   });
+}
+
+/**
+ * Enrolls `count` publishers (`<prefix>-000`, ...) and one subscriber (`collector`) of the
+ * environmental-sensor profile over EST with claim tokens, ten at a time; keys under `dir/devices`.
+ */
+export async function enrollLoadDevices(
+  platform: Platform,
+  dir: string,
+  prefix: string,
+  count: number,
+): Promise<DeviceCredentials[]> {
+  const { tokens } = await platform.enrollment.createTokens({
+    profile: "environmental-sensor",
+    ttlSeconds: 600,
+    count: count + 1,
+    by: "bench",
+  });
+  const ids = [...Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(3, "0")}`), "collector"];
+  const out: DeviceCredentials[] = [];
+  for (let i = 0; i < ids.length; i += 10)
+    out.push(
+      ...(await Promise.all(
+        ids.slice(i, i + 10).map((id, j) =>
+          enroll({
+            server: platform.url,
+            caPem: platform.ca,
+            deviceId: id,
+            dir: join(dir, "devices", id),
+            attestation: { kind: "claim-token", token: tokens[i + j]! },
+          }),
+        ),
+      )),
+    );
+  return out;
 }
