@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -10,7 +10,6 @@ import { tempDir } from "../support.js";
 import { launchDaemon, type Daemon } from "./daemon-fixture.js";
 import {
   FuzzMemoryCurve,
-  fuzzMemoryChartSvg,
   Rng,
   caseIndices,
   envCount,
@@ -19,6 +18,7 @@ import {
   mutateBytes,
   mutateJson,
   runSeed,
+  writeFuzzFigures,
 } from "./fuzz-support.js";
 
 // Mutation fuzzing of every route of the HTTP API that takes a body (POST/PUT/PATCH), read
@@ -295,13 +295,7 @@ test(`fuzz: every API route with a body answers bad input with a 4xx and a catal
     perRoute,
   };
   process.stdout.write(`api-fuzz figures: ${JSON.stringify({ ...figures, perRoute: undefined })}\n`);
-  if (process.env.VIGIL_RELIABILITY_OUT) {
-    writeFileSync(join(process.env.VIGIL_RELIABILITY_OUT, "api-fuzz.json"), JSON.stringify(figures, null, 2));
-    writeFileSync(
-      join(process.env.VIGIL_RELIABILITY_OUT, "api-fuzz-memory.svg"),
-      fuzzMemoryChartSvg(figures.memory, `Vigil's memory during ${done.toLocaleString("en")} API fuzz cases`, warmupAt),
-    );
-  }
+  writeFuzzFigures("api-fuzz", "API", figures, warmupAt);
   assert.ok(
     Object.keys(statuses).some((s) => s.startsWith("4")),
     "bad input was refused",

@@ -374,6 +374,29 @@ export class FuzzMemoryCurve {
   }
 }
 
+/**
+ * With `VIGIL_RELIABILITY_OUT` set (`npm run test:long`): writes a fuzz run's figures as
+ * `<target>.json` and its memory curve as `<target>-memory.svg` there, for docs/reliability.md.
+ */
+export function writeFuzzFigures(
+  target: string,
+  label: string,
+  figures: { readonly cases: number; readonly memory: readonly FuzzMemorySample[] },
+  warmupCases: number,
+): void {
+  const out = process.env.VIGIL_RELIABILITY_OUT;
+  if (!out) return;
+  writeFileSync(join(out, `${target}.json`), JSON.stringify(figures, null, 2));
+  writeFileSync(
+    join(out, `${target}-memory.svg`),
+    fuzzMemoryChartSvg(
+      figures.memory,
+      `Vigil's memory during ${figures.cases.toLocaleString("en")} ${label} fuzz cases`,
+      warmupCases,
+    ),
+  );
+}
+
 /** The curve as an SVG chart (RSS and heap against cases tried), for docs/reliability.md. */
 export function fuzzMemoryChartSvg(samples: readonly FuzzMemorySample[], title: string, warmupCases: number): string {
   return memoryChartSvg(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { after, before, test } from "node:test";
@@ -9,13 +9,13 @@ import { repoRoot, tempDir } from "../support.js";
 import { claimTokens, enrollWithToken, launchDaemon, type Daemon } from "./daemon-fixture.js";
 import {
   FuzzMemoryCurve,
-  fuzzMemoryChartSvg,
   Rng,
   caseIndices,
   envCount,
   fuzzFailure,
   mutateBytes,
   runSeed,
+  writeFuzzFigures,
 } from "./fuzz-support.js";
 
 // Mutation fuzzing of the MQTT gateway over raw mutual-TLS sockets, against `vigil up` in its
@@ -235,13 +235,7 @@ test(`fuzz: MQTT packets over mutual TLS: no crash, no hang, memory bounded (${c
     memory: await memory.samples(),
   };
   process.stdout.write(`mqtt-fuzz figures: ${JSON.stringify(figures)}\n`);
-  if (process.env.VIGIL_RELIABILITY_OUT) {
-    writeFileSync(join(process.env.VIGIL_RELIABILITY_OUT, "mqtt-fuzz.json"), JSON.stringify(figures, null, 2));
-    writeFileSync(
-      join(process.env.VIGIL_RELIABILITY_OUT, "mqtt-fuzz-memory.svg"),
-      fuzzMemoryChartSvg(figures.memory, `Vigil's memory during ${done.toLocaleString("en")} MQTT fuzz cases`, warmupAt),
-    );
-  }
+  writeFuzzFigures("mqtt-fuzz", "MQTT", figures, warmupAt);
   assert.ok(
     outcomes.answered > 0 && outcomes.closed > 0,
     `both answers and refusals were exercised: ${JSON.stringify(outcomes)}`,
