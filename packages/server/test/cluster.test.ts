@@ -2,16 +2,21 @@
 // control node, which decides), nodes A and C are gateway nodes in child processes sharing
 // B's store (PostgreSQL), CA and master key (joinCluster), MQTT routing and sessions (Redis).
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import type { MqttClient } from "mqtt";
 import { closedOf, connectDevice, enrollDevice, waitFor } from "./gateway-support.js";
 import { bounded, type ChildNode, needServices, redisDb, startChildNode, startControl, suffix } from "./cluster-support.js";
 import { freshDatabase, needPostgres } from "./postgres-support.js";
 import { tempDir } from "./support.js";
 
-test("three nodes: a publish on node A reaches a subscriber on node C; a quarantine decided on node B takes effect on node A; one identity on two nodes is caught", async (t) => {
-  if (!(await needServices(t)) || !(await needPostgres(t))) return;
-  const redis = await redisDb(11);
+/**
+ * The control node B (a full Platform on a fresh PostgreSQL database and its own Redis
+ * database), with the lists a test fills (gateway nodes, MQTT clients) and their cleanup,
+ * bounded in time. Undefined when the services are absent (the test is then skipped).
+ */
+async function controlNode(t: TestContext, redisIndex: number) {
+  if (!(await needServices(t)) || !(await needPostgres(t))) return undefined;
+  const redis = await redisDb(redisIndex);
   const pg = await freshDatabase();
   const prefix = `t${suffix()}`;
   const b = await startControl(redis.url, prefix, pg.url);
@@ -28,6 +33,13 @@ test("three nodes: a publish on node A reaches a subscriber on node C; a quarant
       dir.remove();
     }),
   );
+  return { redis, pg, prefix, b, nodes, clients, dir };
+}
+
+test("three nodes: a publish on node A reaches a subscriber on node C; a quarantine decided on node B takes effect on node A; one identity on two nodes is caught", async (t) => {
+  const cluster = await controlNode(t, 11);
+  if (cluster === undefined) return;
+  const { redis, pg, prefix, b, nodes, clients, dir } = cluster;
   const s = suffix();
   const pub = await enrollDevice(b.platform, dir.path, `pub-${s}`, "plc");
   const svc = await enrollDevice(b.platform, dir.path, `svc-${s}`, "plc");
@@ -89,24 +101,9 @@ test("three nodes: a publish on node A reaches a subscriber on node C; a quarant
 });
 
 test("kill -9 of a node under QoS 1 load: its devices reconnect to another node and no acknowledged message is lost", async (t) => {
-  if (!(await needServices(t)) || !(await needPostgres(t))) return;
-  const redis = await redisDb(12);
-  const pg = await freshDatabase();
-  const prefix = `t${suffix()}`;
-  const b = await startControl(redis.url, prefix, pg.url);
-  const nodes: ChildNode[] = [];
-  const clients: MqttClient[] = [];
-  const dir = tempDir();
-  t.after(() =>
-    bounded("stopping the cluster", async () => {
-      for (const c of clients) c.end(true);
-      for (const n of nodes) await n.kill();
-      await b.stop();
-      await redis.clean();
-      await pg.drop();
-      dir.remove();
-    }),
-  );
+  const cluster = await controlNode(t, 12);
+  if (cluster === undefined) return;
+  const { redis, pg, prefix, b, nodes, clients, dir } = cluster;
   const s = suffix();
   const svc = await enrollDevice(b.platform, dir.path, `svc-${s}`, "plc");
   const pubs: Awaited<ReturnType<typeof enrollDevice>>[] = [];
