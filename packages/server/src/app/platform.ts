@@ -642,14 +642,13 @@ export class Platform {
           await this.#updates.start();
           const gateway = this.#gateway;
           const cluster = this.#cluster;
-          const presence = cluster?.presence;
           const notifier: DeviceNotifier = this.#options.otaNotifier ?? {
             send: async (device, command) => {
               if (gateway === undefined) return { online: false };
               const sent = await gateway.sendCommand(device, command);
               // Routed through the cluster's MQTT routing: the device may be connected to another node.
-              if (sent.online || presence === undefined) return sent;
-              return { online: (await presence.holder(device).catch(() => undefined)) !== undefined };
+              if (sent.online || cluster === undefined) return sent;
+              return { online: (await cluster.online(device)) === true };
             },
             onAck: async (handler) =>
               gateway

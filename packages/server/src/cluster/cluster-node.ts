@@ -124,9 +124,17 @@ export class ClusterNode {
     };
   }
 
-  /** The presence registry (absent with transport none). */
-  get presence(): PresenceRegistry | undefined {
-    return this.#presence;
+  /**
+   * Whether a device has a live session on some node of the cluster (the presence registry);
+   * undefined on one node, or when Redis does not answer (the caller then knows only its own).
+   */
+  async online(device: string): Promise<boolean | undefined> {
+    const presence = this.#presence;
+    if (presence === undefined) return undefined;
+    return presence.holder(device).then(
+      (node) => node !== undefined,
+      () => undefined,
+    );
   }
 
   /** aedes's backends for this node's gateway. */
